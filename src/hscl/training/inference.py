@@ -1,0 +1,101 @@
+"""Reload a finished run: evaluate it on a split or predict new data."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hscl.data.batching import encode_split
+from hscl.data.loading import load_dataset
+from hscl.data.types import MSADataset, Sequences, SplitData
+from hscl.errors import HSCLError
+from hscl.model.hscl import HSCL, load_tokenizer
+from hscl.training import run_dir as layout
+from hscl.training.evaluation import evaluate_split, predict_split
+from hscl.training.runtime import select_device
+from hscl.training.trainer import load_data
+
+
+@dataclass
+class Predictor:
+    """A trained model with its tokenizer and the settings it was trained with."""
+
+    model: HSCL
+    tokenizer: object
+    max_text_len: int
+    batch_size: int
+    device: torch.device
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "auto") -> "Predictor":
+        """Load the selected checkpoint of a run directory."""
+        config = layout.load_run_config(run_dir)
+        target = select_device(device)
+        model = HSCL.from_pretrained(layout.model_dir(run_dir)).to(target).eval()
+        tokenizer = load_tokenizer(layout.model_dir(run_dir))
+        return cls(model, tokenizer, config.data.max_text_len, config.train.eval_batch_size, target)
+
+    def predict_split(self, split: SplitData) -> np.ndarray:
+        """Predictions for every sample of `split`, in order."""
+        encoded = encode_split(split, self.tokenizer, self.max_text_len)
+        return predict_split(self.model, encoded, self.batch_size, self.device)
+
+    def predict(self, texts: list[str], audio: list[np.ndarray] | None = None,
+                visual: list[np.ndarray] | None = None) -> np.ndarray:
+        """Sentiment scores for raw inputs: transcripts plus (length, dim) feature arrays per sample."""
+        split = SplitData(ids=[str(i) for i in range(len(texts))], texts=list(texts),
+                          labels=np.zeros(len(texts), dtype=np.float32),
+                          audio=_pad(audio), visual=_pad(visual))
+        return self.predict_split(split)
+
+
+def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
+    """Right-pad a list of (length, dim) arrays into `Sequences`."""
+    if sequences is None:
+        return None
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    dim = sequences[0].shape[1]
+    features = np.zeros((len(sequences), max(int(lengths.max()), 1), dim), dtype=np.float32)
+    for row, seq in enumerate(sequences):
+        features[row, : len(seq)] = seq
+    return Sequences(features, lengths)
+
+
+def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None = None) -> MSADataset:
+    """The run's own dataset, or another one given by path (and format)."""
+    if data is None:
+        return load_data(layout.load_run_config(run_dir))
+    return load_dataset(data, format)
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
+                 format: str | None = None, device: str = "auto") -> dict[str, float]:
+    """Metrics of a run's selected checkpoint on `split`; reproduces the numbers saved at training time."""
+    predictor = Predictor.from_run(run_dir, device)
+    dataset = run_dataset(run_dir, data, format)
+    encoded = encode_split(dataset[split], predictor.tokenizer, predictor.max_text_len)
+    metrics, _ = evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
+    return metrics
+
+
+def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str | None = None,
+                split: str = "test", device: str = "auto") -> int:
+    """Write `id, split, prediction, label` rows for `split` (or every split with 'all'); returns the row count."""
+    predictor = Predictor.from_run(run_dir, device)
+    dataset = run_dataset(run_dir, data, format)
+    names = list(dataset.splits) if split == "all" else [split]
+    if split != "all" and split not in dataset.splits:
+        raise HSCLError(f"{data}: no split {split!r}; has {sorted(dataset.splits)}")
+    rows = 0
+    with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "split", "prediction", "label"])
+        for name in names:
+            part = dataset[name]
+            for sample_id, pred, label in zip(part.ids, predictor.predict_split(part), part.labels):
+                writer.writerow([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}"])
+                rows += 1
+    return rows

@@ -1,0 +1,169 @@
+"""End to end: train a tiny config, reload it, evaluate, predict; selection never sees test."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hscl.cli import main
+from hscl.config import DataConfig, RunConfig, TrainConfig
+from hscl.data.loading import load_dataset
+from hscl.losses import LossConfig
+from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
+from hscl.training import run_dir as layout
+from hscl.training.inference import Predictor, evaluate_run, predict_run
+from hscl.training.seeds import train_seeds
+from hscl.training.trainer import is_better, train
+
+SIZES = {"n_train": 48, "n_valid": 24, "n_test": 20, "seed": 3, "max_audio_len": 12, "max_visual_len": 10}
+
+
+def tiny_config(text_model, modalities: str = "audio+visual", epochs: int = 2) -> RunConfig:
+    """A config that trains in seconds with the tiny BERT."""
+    return RunConfig(
+        name="tiny",
+        data=DataConfig(format="synthetic", options=dict(SIZES), max_text_len=24),
+        model=HSCLConfig(text_model=str(text_model), modalities=modalities,
+                         audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=1),
+                         visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, n_layers=1),
+                         fusion_heads=4, d_prjh=16),
+        loss=LossConfig(),
+        train=TrainConfig(epochs=epochs, batch_size=16, eval_batch_size=16, lr_main=1e-3, lr_bert=1e-4,
+                          scheduler_step=1, progress=False, device="cpu", seed=5),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_text_model_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = train(tiny_config(tiny_text_model_dir), run_dir)
+    return result
+
+
+def test_run_directory_is_complete(trained):
+    run = trained.run_dir
+    for name in (layout.CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE, layout.TEST_FILE):
+        assert (run / name).is_file(), name
+    assert (run / layout.MODEL_DIR / "model.safetensors").is_file()
+    epochs = [json.loads(line) for line in (run / layout.EPOCHS_FILE).read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert {"total", "task", "ta", "tv", "fusion"} <= set(epochs[0]["train"])
+    selection = json.loads((run / layout.SELECTION_FILE).read_text())
+    assert selection["epoch"] == trained.best_epoch
+    best = min(epochs, key=lambda e: e["valid"]["mae"])
+    assert best["epoch"] == trained.best_epoch
+
+
+def test_evaluate_reproduces_saved_test_metrics_exactly(trained):
+    saved = json.loads((trained.run_dir / layout.TEST_FILE).read_text())
+    again = evaluate_run(trained.run_dir, split="test", device="cpu")
+    assert again == saved
+
+
+def test_predict_writes_one_row_per_test_sample(trained, tmp_path):
+    out = tmp_path / "preds.csv"
+    rows = predict_run(trained.run_dir, data=None, out_csv=out, format=None, device="cpu")
+    with out.open() as handle:
+        table = list(csv.DictReader(handle))
+    assert rows == len(table) == SIZES["n_test"]
+    dataset = load_dataset(None, "synthetic", **SIZES)
+    assert [r["id"] for r in table] == dataset["test"].ids
+    np.testing.assert_allclose([float(r["label"]) for r in table], dataset["test"].labels, atol=1e-6)
+
+
+def test_predictor_on_raw_inputs_matches_split_predictions(trained):
+    predictor = Predictor.from_run(trained.run_dir, device="cpu")
+    test = load_dataset(None, "synthetic", **SIZES)["test"]
+    audio = [test.audio.features[i, : test.audio.lengths[i]] for i in range(3)]
+    visual = [test.visual.features[i, : test.visual.lengths[i]] for i in range(3)]
+    raw = predictor.predict(test.texts[:3], audio=audio, visual=visual)
+    np.testing.assert_allclose(raw, predictor.predict_split(test)[:3], atol=1e-5)
+
+
+def test_same_seed_same_result(trained, tiny_text_model_dir, tmp_path):
+    again = train(tiny_config(tiny_text_model_dir), tmp_path / "again")
+    assert again.test_metrics == trained.test_metrics
+    assert again.best_epoch == trained.best_epoch
+
+
+def test_test_labels_cannot_influence_selection(tiny_text_model_dir, tmp_path):
+    config = tiny_config(tiny_text_model_dir, epochs=3)
+    dataset = load_dataset(None, "synthetic", **SIZES)
+    shuffled = load_dataset(None, "synthetic", **SIZES)
+    shuffled["test"].labels = np.random.default_rng(0).permutation(shuffled["test"].labels)
+    first = train(config, tmp_path / "a", dataset)
+    second = train(config, tmp_path / "b", shuffled)
+    assert first.best_epoch == second.best_epoch
+    assert first.valid_metrics == second.valid_metrics
+    lines_a = (tmp_path / "a" / layout.EPOCHS_FILE).read_text().splitlines()
+    lines_b = (tmp_path / "b" / layout.EPOCHS_FILE).read_text().splitlines()
+    strip = lambda line: {k: v for k, v in json.loads(line).items() if k != "seconds"}  # noqa: E731
+    assert [strip(x) for x in lines_a] == [strip(x) for x in lines_b]
+    assert first.test_metrics != second.test_metrics
+
+
+def test_text_only_and_single_modality_runs(tiny_text_model_dir, tmp_path):
+    for modalities in ("text", "audio"):
+        result = train(tiny_config(tiny_text_model_dir, modalities, epochs=1), tmp_path / modalities)
+        terms = json.loads((tmp_path / modalities / layout.EPOCHS_FILE).read_text().splitlines()[0])["train"]
+        assert "tv" not in terms
+        assert ("ta" in terms) == (modalities == "audio")
+        assert np.isfinite(result.test_metrics["mae"])
+
+
+def test_multi_seed_summary(tiny_text_model_dir, tmp_path):
+    config = tiny_config(tiny_text_model_dir, "audio", epochs=1)
+    results = train_seeds(config, [1, 2], tmp_path)
+    summary = json.loads((tmp_path / layout.SUMMARY_JSON).read_text())
+    maes = [r.test_metrics["mae"] for r in results]
+    assert summary["test"]["mae"]["mean"] == pytest.approx(np.mean(maes))
+    assert summary["test"]["mae"]["std"] == pytest.approx(np.std(maes, ddof=1))
+    assert "± " in (tmp_path / layout.SUMMARY_MD).read_text()
+
+
+def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, monkeypatch):
+    """Two half-batches with accumulation take the same step as one full batch (dropout off)."""
+    import torch
+
+    from hscl.training.trainer import Trainer
+
+    base = tiny_config(tiny_text_model_dir, "audio", epochs=1)
+    base = dataclasses.replace(base, loss=LossConfig(unimodal=False, fusion=False),
+                               data=dataclasses.replace(base.data, options={**SIZES, "n_train": 16}))
+    grads = {}
+    for accum, batch_size in ((1, 16), (2, 8)):
+        config = dataclasses.replace(base, train=dataclasses.replace(
+            base.train, grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
+        trainer = Trainer(config, tmp_path / f"accum{accum}")
+        trainer.model.eval()
+        monkeypatch.setattr(trainer.model, "train", lambda mode=True: trainer.model)
+        steps = []
+        monkeypatch.setattr(trainer.optimizer, "step", lambda: steps.append(torch.cat(
+            [p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])))
+        trainer.train_epoch(1)
+        assert len(steps) == 1
+        grads[accum] = steps[0]
+    torch.testing.assert_close(grads[1], grads[2], atol=1e-6, rtol=1e-4)
+
+
+def test_is_better_directions():
+    assert is_better("mae", 0.5, 0.6) and not is_better("mae", 0.7, 0.6)
+    assert is_better("corr", 0.7, 0.6) and not is_better("corr", float("nan"), None)
+    assert is_better("acc2_non0", 0.1, None)
+
+
+def test_cli_reports_errors_in_one_line(capsys, tmp_path):
+    assert main(["evaluate", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]
+    assert main(["train", "--preset", "demo", "--set", "train.bogus=1"]) == 2
+    assert "unknown key" in capsys.readouterr().err
+
+
+def test_cli_presets(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "mosi-utterance" in out
