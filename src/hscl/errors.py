@@ -17,5 +17,5 @@ class DataError(HSCLError):
         super().__init__(f"{self.path}: {problem}")
 
 
-class ConfigError(HSCLError):
+class ConfigError(HSCLError, ValueError):
     """A configuration value or override is invalid."""

@@ -1,6 +1,7 @@
 """Pick the reader for a path (by name or by detection), read it, validate it."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,5 +61,19 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
         path = Path(path)
         if not path.exists():
             raise DataError(path, "no such file or directory")
-    dataset = READERS[format](path, **options) if format != "synthetic" else READERS[format](**options)
+    reader = READERS[format]
+    _check_options(reader, format, options, path)
+    dataset = reader(path, **options) if format != "synthetic" else reader(**options)
     return validate_dataset(dataset)
+
+
+def _check_options(reader: Reader, format: str, options: dict[str, Any], path: str | Path | None) -> None:
+    """A `DataError` listing the accepted options when `options` holds one the reader does not take."""
+    parameters = inspect.signature(reader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name != "path"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataError(path if path is not None else "<none>",
+                        f"format {format!r} takes no option(s) {unknown}; accepted: {accepted or 'none'}")

@@ -15,6 +15,8 @@ EPOCHS_FILE = "metrics.jsonl"  # one JSON object per epoch
 SELECTION_FILE = "selection.json"  # the selected epoch and its validation metrics
 TEST_FILE = "test_metrics.json"  # test metrics of the selected checkpoint, computed once
 MODEL_DIR = "model"  # the selected checkpoint: HSCL.save_pretrained output
+PROJECTIONS_INITIAL = "projections_initial.npz"  # test-split projections before training
+PROJECTIONS_FINAL = "projections_final.npz"  # ... and of the selected checkpoint
 SUMMARY_JSON = "summary.json"  # multi-seed runs: mean and std of every metric
 SUMMARY_MD = "summary.md"
 

@@ -23,7 +23,7 @@ from hscl.losses import HSCLLoss
 from hscl.metrics import format_metrics
 from hscl.model.hscl import HSCL, HSCLConfig
 from hscl.training import run_dir as layout
-from hscl.training.evaluation import evaluate_split
+from hscl.training.evaluation import evaluate_split, save_projections
 from hscl.training.runtime import seed_everything, select_device
 
 logger = logging.getLogger("hscl.train")
@@ -153,6 +153,7 @@ class Trainer:
         layout.save_run_config(self.run_dir, self.config)
         epochs_path = self.run_dir / layout.EPOCHS_FILE
         epochs_path.write_text("", encoding="utf-8")
+        self._save_projections(layout.PROJECTIONS_INITIAL, self.model)
         best_value: float | None = None
         best_epoch, best_valid, since_best = 0, {}, 0
         for epoch in range(1, train.epochs + 1):
@@ -200,7 +201,13 @@ class Trainer:
         model = HSCL.from_pretrained(self.run_dir / layout.MODEL_DIR).to(self.device)
         test, _ = evaluate_split(model, self.encoded["test"], self.config.train.eval_batch_size, self.device)
         layout.write_json(self.run_dir / layout.TEST_FILE, test)
+        self._save_projections(layout.PROJECTIONS_FINAL, model)
         return test
+
+    def _save_projections(self, name: str, model: HSCL) -> None:
+        """Test-split projections of `model`, for the before/after embedding plots of `hscl report`."""
+        save_projections(self.run_dir / name, model, self.encoded["test"], self.config.train.eval_batch_size,
+                         self.device)
 
 
 def train(config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None) -> RunResult:

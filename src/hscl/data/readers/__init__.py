@@ -1,0 +1,1 @@
+"""One module per on-disk dataset format; each turns its files into an `MSADataset`."""
