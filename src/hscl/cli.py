@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data_sub.add_parser("inspect", help="splits, sizes, lengths, labels, problems")
     convert = data_sub.add_parser("convert", help="write the safe, fast, pickle-free format")
     for p in (inspect, convert):
-        p.add_argument("path")
+        p.add_argument("path", nargs="?", help="file or folder (none for --format synthetic)")
         p.add_argument("--format", help="default: detect")
         p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. audio_file=audio.npy")
     convert.add_argument("--out", required=True)
