@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from hscl.errors import HSCLError
+from hscl.report import add_report_command
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -120,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="CSV file to write")
     predict.add_argument("--device", default="auto")
     predict.set_defaults(func=_cmd_predict)
+
+    add_report_command(sub)
 
     data = sub.add_parser("data", help="inspect or convert datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)

@@ -1,0 +1,379 @@
+"""Plots of a finished run: training curves, test predictions, 7-class confusion, embeddings before/after.
+
+Matplotlib (`pip install hscl[report]`) is imported only when a figure is drawn, through its
+object-oriented API and the Agg canvas, so neither `hscl` nor a caller's pyplot state depends on it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hscl.errors import HSCLError
+
+logger = logging.getLogger("hscl.report")
+
+CURVES_PNG = "curves.png"
+SCATTER_PNG = "scatter.png"
+CONFUSION_PNG = "confusion.png"
+EMBEDDING_PNG = "embedding.png"
+CAPTIONS = {
+    CURVES_PNG: "Mean training loss per term and validation MAE, Corr and Acc-2 (non0) per epoch; "
+                "the dotted line marks the selected epoch.",
+    SCATTER_PNG: "Predicted against true sentiment on the test split; the dashed line is y = x.",
+    CONFUSION_PNG: "Seven-class confusion matrix on the test split (round(clip(., -3, 3)) on both sides).",
+    EMBEDDING_PNG: "t-SNE of the test-split projections before and after training, coloured by label: "
+                   "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
+}
+
+VALID_PANELS = (("mae", "valid MAE"), ("corr", "valid Corr"), ("acc2_non0", "valid Acc-2 (non0)"))
+CLASSES = np.arange(-3, 4)  # the seven sentiment classes
+LEVELS = (("unimodal", ("z_t", "z_a", "z_v")), ("fusion", ("z_at", "z_vt")))
+VIEW_STYLE = {  # marker and legend label of each projection
+    "z_t": ("o", "text  z_t"), "z_a": ("^", "audio  z_a"), "z_v": ("s", "visual  z_v"),
+    "z_at": ("D", "audio-text  z_at"), "z_vt": ("P", "visual-text  z_vt"),
+}
+EMBED_MAX_POINTS = 600  # points per t-SNE: samples x views of the widest level
+EMBED_MIN_SAMPLES = 5  # below this an embedding says nothing; the plot is skipped
+EMBED_SEED = 0
+LABEL_CMAP = "coolwarm"
+DPI = 110
+
+
+@dataclass
+class Epoch:
+    """One line of metrics.jsonl."""
+
+    epoch: int
+    train: dict[str, float]
+    valid: dict[str, float]
+    selected: bool
+
+
+@dataclass
+class EmbeddingPanel:
+    """One t-SNE panel: several views (projection name -> (n, d)) of the same n samples."""
+
+    stage: str  # "before" or "after" training
+    level: str  # "unimodal" or "fusion"
+    views: dict[str, np.ndarray]
+    labels: np.ndarray  # (n,)
+
+
+def read_epochs(path: Path) -> list[Epoch]:
+    """The per-epoch records of metrics.jsonl; an `HSCLError` naming the file (and line) if unusable."""
+    if not path.is_file():
+        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
+    epochs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            epochs.append(Epoch(int(record["epoch"]), dict(record["train"]), dict(record["valid"]),
+                                bool(record.get("selected", False))))
+        except (ValueError, KeyError, TypeError) as err:
+            raise HSCLError(f"{path}: line {number} is not an epoch record ({err})") from err
+    if not epochs:
+        raise HSCLError(f"{path}: no epochs recorded")
+    return epochs
+
+
+def selected_epoch(epochs: list[Epoch]) -> int | None:
+    """The epoch whose checkpoint was kept: the last one that improved on validation."""
+    chosen = [e.epoch for e in epochs if e.selected]
+    return chosen[-1] if chosen else None
+
+
+def read_projections(path: Path) -> dict[str, np.ndarray]:
+    """labels (N,), prediction (N,) and the z_* (N, d) present in a projections .npz, checked."""
+    if not path.is_file():
+        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: np.asarray(stored[name], dtype=np.float64) for name in stored.files}
+    for name in ("labels", "prediction"):
+        if name not in arrays:
+            raise HSCLError(f"{path}: no {name!r} array; has {sorted(arrays)}")
+    n = arrays["labels"].shape[0]
+    for name, array in arrays.items():
+        expected = 1 if name in ("labels", "prediction") else 2
+        if array.ndim != expected or array.shape[0] != n:
+            raise HSCLError(f"{path}: {name!r} has shape {array.shape}; expected {n} rows and {expected} dims")
+        if not np.isfinite(array).all():
+            raise HSCLError(f"{path}: {name!r} contains NaN or infinite values")
+    return arrays
+
+
+def sentiment_classes(values: np.ndarray) -> np.ndarray:
+    """Class index 0..6 of round(clip(v, -3, 3)) (numpy rounds half to even, as in `hscl.metrics`)."""
+    return (np.round(np.clip(np.asarray(values, dtype=np.float64), -3.0, 3.0)) - CLASSES[0]).astype(np.int64)
+
+
+def confusion_counts(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(7, 7) counts: row = true class -3..3, column = predicted class -3..3."""
+    if np.shape(predictions) != np.shape(labels):
+        raise ValueError(f"predictions {np.shape(predictions)} and labels {np.shape(labels)} differ in shape")
+    counts = np.zeros((CLASSES.size, CLASSES.size), dtype=np.int64)
+    np.add.at(counts, (sentiment_classes(labels), sentiment_classes(predictions)), 1)
+    return counts
+
+
+def subsample(n: int, limit: int, seed: int = EMBED_SEED) -> np.ndarray:
+    """A deterministic, sorted choice of min(n, limit) distinct rows out of n."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def tsne_perplexity(n_points: int) -> float:
+    """sklearn's default 30, lowered for small sets so that 3 * perplexity < n_points."""
+    return max(1.0, min(30.0, (n_points - 1) / 3.0))
+
+
+def embed_2d(points: np.ndarray, seed: int = EMBED_SEED) -> np.ndarray:
+    """t-SNE of L2-normalised rows (the cosine geometry the contrastive losses use) to (n, 2).
+
+    Runs on one OpenMP thread: for a few hundred points the per-iteration work is too small to share,
+    and on a busy machine the thread barriers made it about ten times slower (the result is identical).
+    """
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    unit = points / np.maximum(norms, 1e-12)
+    tsne = TSNE(n_components=2, perplexity=tsne_perplexity(len(points)), init="pca", learning_rate="auto",
+                random_state=seed)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return tsne.fit_transform(unit)
+
+
+def embedding_panels(initial: dict[str, np.ndarray], final: dict[str, np.ndarray]) -> list[EmbeddingPanel]:
+    """The before/after panels of each level whose projections exist, on one shared sample subset."""
+    levels = [(level, [n for n in names if n in final]) for level, names in LEVELS]
+    levels = [(level, names) for level, names in levels if names]
+    if not levels:
+        return []
+    widest = max(len(names) for _, names in levels)
+    rows = subsample(len(final["labels"]), EMBED_MAX_POINTS // widest)
+    panels = []
+    for level, names in levels:
+        for stage, arrays in (("before", initial), ("after", final)):
+            views = {name: arrays[name][rows] for name in names}
+            panels.append(EmbeddingPanel(stage, level, views, final["labels"][rows]))
+    return panels
+
+
+def _check_same_test_set(initial: dict[str, np.ndarray], final: dict[str, np.ndarray], run_dir: Path) -> None:
+    """Initial and final projections must describe the same samples with the same projections."""
+    from hscl.training import run_dir as layout
+
+    same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(initial["labels"],
+                                                                                      final["labels"])
+    if not same_labels or set(initial) != set(final):
+        raise HSCLError(f"{run_dir}: {layout.PROJECTIONS_INITIAL} and {layout.PROJECTIONS_FINAL} describe "
+                        f"different test sets or projections ({sorted(initial)} vs {sorted(final)})")
+
+
+def require_matplotlib() -> None:
+    """An `HSCLError` saying how to install matplotlib, unless it is importable."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+    except ImportError as err:
+        raise HSCLError("plotting a run needs matplotlib: pip install hscl[report]") from err
+
+
+def _new_figure(width: float, height: float) -> Any:
+    """A Figure on its own Agg canvas (no pyplot, no change to the global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Any, path: Path) -> Path:
+    figure.savefig(path, dpi=DPI)
+    return path
+
+
+def plot_curves(epochs: list[Epoch], path: Path) -> Path:
+    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); selected epoch marked."""
+    from matplotlib.ticker import MaxNLocator
+
+    terms = list(dict.fromkeys(term for e in epochs for term in e.train))
+    panels = [(f"train {t}", [e.train.get(t, math.nan) for e in epochs], "tab:blue") for t in terms]
+    panels += [(title, [e.valid.get(key, math.nan) for e in epochs], "tab:green") for key, title in VALID_PANELS]
+    x = [e.epoch for e in epochs]
+    best = selected_epoch(epochs)
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    figure = _new_figure(3.2 * ncols, 2.6 * nrows)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (title, values, color) in zip(axes, panels):
+        ax.plot(x, values, marker="o", markersize=3, color=color)
+        if best is not None:
+            ax.axvline(best, color="0.4", linestyle=":", linewidth=1)
+            ax.plot([best], [values[x.index(best)]], marker="*", markersize=11, color="tab:red", linestyle="")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    figure.suptitle("Training curves" + (f" (selected epoch {best}, marked *)" if best is not None else ""))
+    return _save(figure, path)
+
+
+def plot_scatter(projections: dict[str, np.ndarray], path: Path) -> Path:
+    """Predicted vs true sentiment on test, with the y = x line and MAE / Corr in the title."""
+    from hscl.metrics import regression_metrics
+
+    labels, predictions = projections["labels"], projections["prediction"]
+    metrics = regression_metrics(predictions, labels)
+    figure = _new_figure(5.2, 5.0)
+    ax = figure.subplots()
+    ax.scatter(labels, predictions, s=10, alpha=0.5, color="tab:blue", edgecolors="none")
+    low = min(-3.0, float(predictions.min())) - 0.2
+    high = max(3.0, float(predictions.max())) + 0.2
+    ax.plot([low, high], [low, high], linestyle="--", color="0.3", linewidth=1, label="y = x")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true sentiment")
+    ax.set_ylabel("predicted sentiment")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    ax.set_title(f"Test (N={labels.size}): MAE {metrics['mae']:.3f}, Corr {metrics['corr']:.3f}")
+    return _save(figure, path)
+
+
+def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
+    """The 7-class confusion matrix on test, each cell annotated with its count."""
+    counts = confusion_counts(projections["prediction"], projections["labels"])
+    figure = _new_figure(5.6, 5.0)
+    ax = figure.subplots()
+    image = ax.imshow(counts, cmap="Blues")
+    threshold = counts.max() / 2
+    for row, col in np.ndindex(counts.shape):
+        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=9,
+                color="white" if counts[row, col] > threshold else "black")
+    ticks = range(CLASSES.size)
+    ax.set_xticks(ticks, [str(c) for c in CLASSES])
+    ax.set_yticks(ticks, [str(c) for c in CLASSES])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"Test 7-class confusion (Acc-7 {100 * accuracy:.1f}%)")
+    figure.colorbar(image, ax=ax, label="samples", shrink=0.8)
+    return _save(figure, path)
+
+
+def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
+    """A grid of t-SNE panels (rows: levels, columns: before / after), points coloured by label."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+
+    levels = list(dict.fromkeys(p.level for p in panels))
+    stages = list(dict.fromkeys(p.stage for p in panels))
+    figure = _new_figure(5.2 * len(stages) + 1.0, 4.8 * len(levels))
+    axes = figure.subplots(len(levels), len(stages), squeeze=False)
+    cmap = colormaps[LABEL_CMAP]
+    norm = Normalize(vmin=-3.0, vmax=3.0)
+    for panel in panels:
+        ax = axes[levels.index(panel.level), stages.index(panel.stage)]
+        names = list(panel.views)
+        xy = embed_2d(np.concatenate([panel.views[name] for name in names]))
+        n = len(panel.labels)
+        for i, name in enumerate(names):
+            marker, _ = VIEW_STYLE[name]
+            ax.scatter(xy[i * n:(i + 1) * n, 0], xy[i * n:(i + 1) * n, 1], c=panel.labels, cmap=cmap, norm=norm,
+                       marker=marker, s=16, alpha=0.8, linewidths=0.3, edgecolors="0.2")
+        handles = [Line2D([], [], marker=VIEW_STYLE[name][0], linestyle="", color="0.5",
+                          markeredgecolor="0.2", label=VIEW_STYLE[name][1]) for name in names]
+        ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.7)
+        ax.set_title(f"{panel.level} level, {panel.stage} training ({n} samples)", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(),
+                    label="sentiment label", shrink=0.8)
+    figure.suptitle("Hierarchical alignment of the test projections (t-SNE)")
+    return _save(figure, path)
+
+
+def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Write curves.png, scatter.png, confusion.png and (when projections exist) embedding.png.
+
+    Returns the images written, in that order. `out_dir` defaults to `run_dir/report`.
+    """
+    from hscl.training import run_dir as layout
+
+    require_matplotlib()
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    epochs = read_epochs(run_dir / layout.EPOCHS_FILE)
+    final = read_projections(run_dir / layout.PROJECTIONS_FINAL)
+    initial = read_projections(run_dir / layout.PROJECTIONS_INITIAL)
+    _check_same_test_set(initial, final, run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images = [
+        plot_curves(epochs, out / CURVES_PNG),
+        plot_scatter(final, out / SCATTER_PNG),
+        plot_confusion(final, out / CONFUSION_PNG),
+    ]
+    panels = embedding_panels(initial, final)
+    if not panels:
+        logger.warning("%s: no projections stored; embedding plot skipped", run_dir)
+    elif len(final["labels"]) < EMBED_MIN_SAMPLES:
+        logger.warning("%s: only %d test samples; embedding plot skipped", run_dir, len(final["labels"]))
+    else:
+        images.append(plot_embedding(panels, out / EMBEDDING_PNG))
+    return images
+
+
+def report_markdown(run_dir: str | Path, images: list[Path], relative_to: str | Path) -> str:
+    """A Markdown snippet: the run's test metrics, then each image with its caption.
+
+    Image links are relative to `relative_to` (the folder the Markdown file will live in).
+    """
+    from hscl.metrics import format_metrics
+    from hscl.training import run_dir as layout
+
+    run_dir = Path(run_dir)
+    test = layout.read_json(run_dir / layout.TEST_FILE)
+    lines = [f"**Run `{run_dir.name}`**, test: {format_metrics(test)}", ""]
+    for image in images:
+        link = Path(os.path.relpath(Path(image).resolve(), Path(relative_to).resolve())).as_posix()
+        path = Path(image)
+        lines += [f"![{path.stem}]({link})", f"*{CAPTIONS.get(path.name, path.stem)}*", ""]
+    return "\n".join(lines)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    images = make_report(args.run_dir, args.out)
+    for image in images:
+        print(f"wrote {image}")
+    if args.markdown:
+        target = Path(args.markdown)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(report_markdown(args.run_dir, images, target.parent), encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
+
+
+def add_report_command(subparsers: Any) -> None:
+    """Register `hscl report RUN_DIR [--out DIR] [--markdown FILE]` on the CLI's subparsers."""
+    parser = subparsers.add_parser("report", help="plot a finished run (needs pip install hscl[report])")
+    parser.add_argument("run_dir")
+    parser.add_argument("--out", help="folder for the PNGs (default RUN_DIR/report)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write a Markdown snippet embedding the PNGs")
+    parser.set_defaults(func=_cmd_report)
