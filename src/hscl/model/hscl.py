@@ -297,9 +297,12 @@ class HSCL(nn.Module):
     def from_pretrained(cls, directory: str | Path) -> "HSCL":
         """Rebuild a model written by `save_pretrained`, on the CPU and in eval mode.
 
-        Needs nothing but `directory`: the original `text_model` is not read.
+        Needs nothing but `directory`: the original `text_model` is not read. A training run
+        directory works too: its selected checkpoint lives in `model/`.
         """
         directory = Path(directory)
+        if not (directory / CONFIG_FILE).exists() and (directory / "model" / CONFIG_FILE).exists():
+            directory = directory / "model"
         for required in (CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
             if not (directory / required).exists():
                 raise ConfigError(f"{directory}: not a saved HSCL model (missing {required})")
