@@ -391,3 +391,46 @@ def test_real_minilm_forward_backward(minilm_path, make_batch):
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
+
+
+# --- late-fusion baseline ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("modalities", ["audio", "audio+visual"])
+def test_late_fusion_reads_text_cls_and_mean_frames(tiny_text_model_dir, tiny_tokenizer, make_batch, modalities):
+    model = build(tiny_text_model_dir, modalities, fusion="late").eval()
+    assert len(model.encoders) == 0 and len(model.fusions) == 0
+    batch = make_batch(tiny_tokenizer, 4, AUDIO_DIM, VISUAL_DIM)
+    with torch.no_grad():
+        output = model(batch)
+        tokens = model.text_encoder(batch.input_ids, batch.attention_mask)
+    pooled = []
+    for name in model.config.active_modalities:
+        features, mask = getattr(batch, name), getattr(batch, f"{name}_mask")
+        rows = []
+        for row in range(len(batch)):
+            real = features[row][mask[row]]
+            rows.append(real.mean(dim=0) if len(real) else torch.zeros(features.shape[2]))
+        pooled.append(torch.stack(rows))
+    expected = torch.cat([tokens[:, 0], *pooled], dim=1)
+    torch.testing.assert_close(output.fused, expected, rtol=1e-6, atol=1e-6)
+    assert set(output.projections()) == {"z_t"}
+    padded = pad_batch(batch, 3, 4, tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded).prediction, output.prediction, rtol=1e-5, atol=1e-5)
+
+
+def test_late_fusion_trains_and_round_trips(tiny_text_model_dir, tiny_tokenizer, make_batch, tmp_path):
+    model = build(tiny_text_model_dir, "audio", fusion="late")
+    batch = make_batch(tiny_tokenizer, 4, AUDIO_DIM, VISUAL_DIM)
+    model(batch).prediction.sum().backward()
+    assert model.predictor.net[1].weight.grad is not None
+    model.save_pretrained(tmp_path / "late")
+    again = HSCL.from_pretrained(tmp_path / "late")
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(batch).prediction, model(batch).prediction, rtol=0, atol=0)
+
+
+def test_unknown_fusion_kind_is_rejected(tiny_text_model_dir):
+    with pytest.raises(ConfigError, match="fusion="):
+        tiny_config(tiny_text_model_dir, fusion="early")

@@ -29,6 +29,9 @@ MODALITY_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+FUSION_KINDS: tuple[str, ...] = ("bimodal", "late")
+
+
 def _audio_default() -> SequenceEncoderConfig:
     return SequenceEncoderConfig(n_heads=1, ff_dim=32)
 
@@ -52,6 +55,9 @@ class HSCLConfig:
     32 and visual 5 heads, feed-forward 32. `fusion_ff_dim=None` means 4 x the text hidden size.
     `d_prjh` is the size of every contrastive projection and of the prediction MLP's hidden
     layer; `dropout_prj` is the dropout in front of both.
+
+    `fusion="late"` replaces the encoders and fusion layers by a late-fusion baseline: the prediction
+    MLP reads [R_t; the mean of each modality's raw frames], and only z_t is projected.
     """
 
     text_model: str = "bert-base-uncased"
@@ -65,6 +71,7 @@ class HSCLConfig:
     fusion_dropout: float = 0.1
     d_prjh: int = 128
     dropout_prj: float = 0.1
+    fusion: str = "bimodal"
 
     def __post_init__(self) -> None:
         self.audio_encoder = _as_encoder_config(self.audio_encoder, "audio_encoder")
@@ -90,7 +97,7 @@ class HSCLConfig:
         With `text_hidden_size`, also check that `fusion_heads` divides it.
         """
         self._check(require_dims=True)
-        if text_hidden_size is not None and self.active_modalities:
+        if text_hidden_size is not None and self.active_modalities and self.fusion == "bimodal":
             if text_hidden_size % self.fusion_heads != 0:
                 raise ConfigError(
                     f"fusion_heads={self.fusion_heads} must divide the text hidden size {text_hidden_size}"
@@ -107,6 +114,8 @@ class HSCLConfig:
         return cls(**data)
 
     def _check(self, require_dims: bool) -> None:
+        if self.fusion not in FUSION_KINDS:
+            raise ConfigError(f"fusion={self.fusion!r}; expected one of {FUSION_KINDS}")
         if self.modalities not in MODALITY_SETTINGS:
             raise ConfigError(f"modalities={self.modalities!r}; expected one of {sorted(MODALITY_SETTINGS)}")
         _require_positive("fusion_heads", self.fusion_heads)
@@ -125,7 +134,7 @@ class HSCLConfig:
                     )
                 continue
             _require_positive(f"{modality}_dim", dim)
-            if modality in self.active_modalities:
+            if modality in self.active_modalities and self.fusion == "bimodal":
                 _check_encoder(self.encoder_config(modality), modality, dim)
 
 
@@ -178,7 +187,7 @@ class HSCLOutput:
     z_v: torch.Tensor | None = None
     z_at: torch.Tensor | None = None
     z_vt: torch.Tensor | None = None
-    fused: torch.Tensor  # (B, H): mean of R_at and R_vt, the single one present, or R_t
+    fused: torch.Tensor  # (B, H): mean of R_at and R_vt, the single one present, or R_t; late fusion: [R_t; pooled frames]
 
     def projections(self) -> dict[str, torch.Tensor]:
         """The projections that are present, by name ("z_t", "z_a", ...)."""
@@ -233,6 +242,11 @@ class HSCL(nn.Module):
         self.fusions = nn.ModuleDict()
         self.unimodal_projections = nn.ModuleDict()
         self.fused_projections = nn.ModuleDict()
+        if config.fusion == "late":
+            late_dim = hidden + sum(config.feature_dim(m) for m in config.active_modalities)
+            self.predictor = PredictionHead(late_dim, config.d_prjh, config.dropout_prj)
+            self.reset_parameters()
+            return
         for modality in config.active_modalities:
             encoder = SequenceEncoder(config.feature_dim(modality), config.encoder_config(modality))
             self.encoders[modality] = encoder
@@ -269,6 +283,10 @@ class HSCL(nn.Module):
         tokens = self.text_encoder(batch.input_ids, batch.attention_mask)
         text_repr = tokens[:, 0]
         projections: dict[str, torch.Tensor] = {"z_t": self.text_projection(text_repr)}
+        if self.config.fusion == "late":
+            pooled = [_masked_mean(*_modality_inputs(batch, m)) for m in self.config.active_modalities]
+            fused = torch.cat([text_repr, *pooled], dim=-1)
+            return HSCLOutput(prediction=self.predictor(fused), fused=fused, **projections)
         fused_reprs = []
         for modality in self.config.active_modalities:
             features, mask = _modality_inputs(batch, modality)
@@ -317,6 +335,12 @@ def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerBase | None:
     """The tokenizer saved with a model by `HSCL.save_pretrained`, or None if none was saved."""
     path = Path(directory) / TOKENIZER_DIR
     return AutoTokenizer.from_pretrained(str(path)) if path.is_dir() else None
+
+
+def _masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real frames of each sample (zeros for a sample without frames)."""
+    weights = mask.unsqueeze(-1).to(features.dtype)
+    return (features * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 def _modality_inputs(batch: Batch, modality: str) -> tuple[torch.Tensor, torch.Tensor]:
