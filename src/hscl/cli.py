@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hscl.errors import HSCLError
 from hscl.report import add_report_command
+from hscl.suite import add_benchmark_command
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -22,25 +23,46 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from hscl.config import load_config
+    from hscl.errors import ConfigError
     from hscl.metrics import format_metrics
+    from hscl.training import distributed
     from hscl.training.seeds import train_seeds
-    from hscl.training.trainer import train
+    from hscl.training.trainer import resume, train
 
-    overrides = list(args.set or [])
-    if args.device:
-        overrides.append(f"train.device={args.device}")
-    if args.no_progress:
-        overrides.append("train.progress=false")
-    config = load_config(preset=args.preset, path=args.config, overrides=overrides)
-    out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.seeds:
-        results = train_seeds(config, args.seeds, out)
-        print((out / "summary.md").read_text(encoding="utf-8"), end="")
-        print(f"runs in {out}")
-        return 0
-    result = train(config, out)
-    print(f"test (epoch {result.best_epoch} selected on valid): {format_metrics(result.test_metrics)}")
-    print(f"run in {result.run_dir}  ({result.wall_seconds:.0f}s)")
+    ctx = distributed.context_from_env()
+    try:
+        if args.resume:
+            if args.set or args.seeds or args.out:
+                raise ConfigError("--resume carries on a run with the config saved in it; "
+                                  "--set, --seeds and --out cannot be combined with it")
+            result = resume(args.resume, device=args.device, progress=False if args.no_progress else None,
+                            log=args.log, checkpoint_every=args.checkpoint_every)
+        else:
+            overrides = list(args.set or [])
+            if args.device:
+                overrides.append(f"train.device={args.device}")
+            if args.no_progress:
+                overrides.append("train.progress=false")
+            if args.log:
+                overrides.append(f"train.log={args.log}")
+            if args.checkpoint_every:
+                overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
+            config = load_config(preset=args.preset, path=args.config, overrides=overrides)
+            out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            if args.seeds:
+                if ctx.enabled:
+                    raise ConfigError("--seeds runs one process; under torchrun start one run per seed "
+                                      "(--set train.seed=N)")
+                train_seeds(config, args.seeds, out)
+                print((out / "summary.md").read_text(encoding="utf-8"), end="")
+                print(f"runs in {out}")
+                return 0
+            result = train(config, out)
+    finally:
+        distributed.teardown()
+    if ctx.is_main:
+        print(f"test (epoch {result.best_epoch} selected on valid): {format_metrics(result.test_metrics)}")
+        print(f"run in {result.run_dir}  ({result.wall_seconds:.0f}s)")
     return 0
 
 
@@ -88,20 +110,28 @@ def _cmd_data_convert(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hscl` command."""
+    from hscl.training.monitor import LOG_CHOICES
+
     parser = argparse.ArgumentParser(prog="hscl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("presets", help="list the shipped presets").set_defaults(func=_cmd_presets)
 
-    train = sub.add_parser("train", help="train (select on valid, test once)")
+    train = sub.add_parser("train", help="train (select on valid, test once); also under torchrun")
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a shipped preset (see `hscl presets`)")
     source.add_argument("--config", help="a YAML config file")
+    source.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted run from its last checkpoint")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. train.lr_main=2e-4")
     train.add_argument("--seeds", type=int, nargs="+", help="train once per seed and summarise mean ± std")
     train.add_argument("--out", help="run directory (default runs/<name>-<time>)")
     train.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--log", choices=LOG_CHOICES,
+                       help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (= train.log)")
+    train.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="write the resumable checkpoint every N epochs, and on every improvement "
+                            "(= train.checkpoint_every, default 1)")
     train.set_defaults(func=_cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="reload a run and score a split")
@@ -123,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_cmd_predict)
 
     add_report_command(sub)
+    add_benchmark_command(sub)
 
     data = sub.add_parser("data", help="inspect or convert datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)

@@ -50,6 +50,8 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     amp: bool = False  # bfloat16 autocast on CUDA
     progress: bool = True  # show a progress bar per epoch
+    log: str = "files"  # "files" (metrics.jsonl) or "tensorboard" (also TensorBoard events)
+    checkpoint_every: int = 1  # epochs between resumable checkpoints (improving and last epochs always)
 
 
 @dataclass

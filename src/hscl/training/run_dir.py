@@ -19,6 +19,8 @@ PROJECTIONS_INITIAL = "projections_initial.npz"  # test-split projections before
 PROJECTIONS_FINAL = "projections_final.npz"  # ... and of the selected checkpoint
 SUMMARY_JSON = "summary.json"  # multi-seed runs: mean and std of every metric
 SUMMARY_MD = "summary.md"
+CHECKPOINT_FILE = "checkpoint.pt"  # resumable state of the last checkpointed epoch (`hscl train --resume`)
+TENSORBOARD_DIR = "tensorboard"  # event files of `--log tensorboard`
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -33,6 +35,23 @@ def read_json(path: Path) -> Any:
     if not path.is_file():
         raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def keep_epochs(run_dir: Path, epochs: int) -> None:
+    """Keep the first `epochs` lines of the per-epoch log (those of a checkpoint being resumed), atomically."""
+    path = run_dir / EPOCHS_FILE
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.is_file() else []
+    if len(lines) < epochs:
+        raise HSCLError(f"{path}: has {len(lines)} epoch records, but the checkpoint is at epoch {epochs}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(lines[:epochs]), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def selected_epoch(run_dir: Path) -> int | None:
+    """The epoch whose weights are in the model directory, as the selection file records it (None if absent)."""
+    path = run_dir / SELECTION_FILE
+    return int(read_json(path)["epoch"]) if path.is_file() else None
 
 
 def save_run_config(run_dir: Path, config: RunConfig) -> None:

@@ -33,3 +33,17 @@ def select_device(name: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {name!r} requested but MPS is not available")
     return device
+
+
+def process_device(name: str, local_rank: int) -> torch.device:
+    """The device of one of several processes: GPU `cuda:<local_rank>` under `auto` or `cuda`, else the CPU."""
+    device = select_device(name)
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda" or device.index is not None:
+        raise ConfigError(f"device {name!r} ({device}) cannot be shared by several processes; use auto, cuda or cpu "
+                          "(each process then takes the GPU cuda:<LOCAL_RANK>)")
+    if local_rank >= torch.cuda.device_count():
+        raise ConfigError(f"LOCAL_RANK {local_rank} has no GPU: only {torch.cuda.device_count()} visible; "
+                          "start at most one process per GPU (torchrun --nproc-per-node)")
+    return torch.device("cuda", local_rank)

@@ -1,4 +1,9 @@
-"""One training run: fit on train, select on valid, evaluate the selected checkpoint on test once."""
+"""One training run: fit on train, select on valid, evaluate the selected checkpoint on test once.
+
+The same code runs as one process or as several under torchrun (data parallel, see `distributed`);
+`train.batch_size` is the global batch either way. The resumable state is checkpointed at epoch ends
+(`checkpoint`), so `resume` carries an interrupted run on exactly as if it had never stopped.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,28 +15,33 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from hscl.config import RunConfig, resolve_text_model
-from hscl.data.batching import EncodedSplit, encode_split, iter_batches
+from hscl.data.batching import EncodedSplit, batch_indices, encode_split
 from hscl.data.loading import load_dataset
-from hscl.data.types import MSADataset
+from hscl.data.types import Batch, MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.losses import HSCLLoss
-from hscl.metrics import format_metrics
+from hscl.metrics import format_metrics, regression_metrics
 from hscl.model.hscl import HSCL, HSCLConfig
+from hscl.training import distributed
 from hscl.training import run_dir as layout
-from hscl.training.evaluation import evaluate_split, save_projections
-from hscl.training.runtime import seed_everything, select_device
+from hscl.training.checkpoint import Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from hscl.training.evaluation import evaluate_split, predict_split, save_projections
+from hscl.training.monitor import TensorBoardLog, check_log
+from hscl.training.runtime import seed_everything
 
 logger = logging.getLogger("hscl.train")
 LOWER_IS_BETTER = {"mae"}
 
 
 class NonFiniteLossError(HSCLError):
-    """A loss term became NaN or infinite during training."""
+    """A loss term or the gradient became NaN or infinite during training."""
 
 
 @dataclass
@@ -87,54 +97,114 @@ def build_optimizer(model: HSCL, config: RunConfig) -> tuple[torch.optim.Optimiz
     return optimizer, scheduler
 
 
-class Trainer:
-    """Owns the model, optimiser, data and run directory of one run."""
+class Objective(nn.Module):
+    """The model, the gather of its outputs from every process, and the loss, as one module.
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None) -> None:
+    This is the forward that DistributedDataParallel wraps: it returns only the loss terms, so the
+    parameters it finds unused are exactly those the loss does not reach (e.g. z_t under loss.unimodal=false).
+    """
+
+    def __init__(self, model: HSCL, loss_fn: HSCLLoss) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Batch, labels: torch.Tensor, sizes: list[int]) -> dict[str, torch.Tensor]:
+        """Loss terms of the global batch; `batch` is this process's part, `sizes` every process's row count."""
+        return self.loss_fn(distributed.gather_fields(self.model(batch), sizes), labels)
+
+
+class Trainer:
+    """Owns the model, optimiser, data and run directory of one run (in one process of several, under torchrun).
+
+    `resume`: carry on from the checkpoint in `run_dir` instead of starting afresh. `train.log`:
+    "files" (metrics.jsonl only) or "tensorboard" (also TensorBoard event files). A checkpoint is
+    written every `train.checkpoint_every` epochs, after every epoch that improves the selection
+    metric, and at the end.
+    """
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
+                 resume: bool = False) -> None:
+        check_log(config.train.log)
+        if config.train.checkpoint_every < 1:
+            raise ConfigError(f"train.checkpoint_every must be at least 1; got {config.train.checkpoint_every}")
         self.config = config
         self.run_dir = Path(run_dir)
+        self.resume = resume
         self.generator = seed_everything(config.train.seed)
-        self.device = select_device(config.train.device)
+        self.ctx, self.device = distributed.setup(config.train.device)
         self.dataset = dataset if dataset is not None else load_data(config)
         fitted = fit_model_config(config.model, self.dataset)
         self.config = dataclasses.replace(config, model=fitted)
         text_path = resolve_text_model(fitted.text_model)
         self.tokenizer = AutoTokenizer.from_pretrained(text_path)
         self.model = HSCL(dataclasses.replace(fitted, text_model=text_path)).to(self.device)
-        self.loss_fn = HSCLLoss(config.loss)
+        if self.ctx.enabled:  # one data order for all (self.generator), but each process its own dropout masks
+            torch.manual_seed(config.train.seed + self.ctx.rank)
+        self.objective = Objective(self.model, HSCLLoss(config.loss))
+        self.train_step = distributed.wrap(self.objective, self.ctx)
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.encoded: dict[str, EncodedSplit] = {
             name: encode_split(split, self.tokenizer, config.data.max_text_len)
             for name, split in self.dataset.splits.items()
         }
+        self.progress = Progress()
+        self._check_batch_size()
+
+    def _check_batch_size(self) -> None:
+        """Every process needs a sample of each global batch; a last batch too small for that is skipped."""
+        batch_size, processes = self.config.train.batch_size, self.ctx.world_size
+        if batch_size < processes:
+            raise ConfigError(f"train.batch_size={batch_size} is the global batch; it must be at least the "
+                              f"number of processes ({processes})")
+        remainder = len(self.encoded["train"]) % batch_size
+        if 0 < remainder < processes:
+            logger.warning("the last batch of each epoch (%d samples) is smaller than the number of processes "
+                           "(%d) and is skipped", remainder, processes)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over train; returns the mean of every loss term."""
+        """One pass over train; returns the mean of every loss term over the global batches."""
         train = self.config.train
         self.model.train()
-        batches = list(iter_batches(self.encoded["train"], train.batch_size, shuffle=True,
-                                    generator=self.generator))
+        encoded = self.encoded["train"]
+        batches = [index for index in batch_indices(len(encoded), train.batch_size, shuffle=True,
+                                                    generator=self.generator)
+                   if len(index) >= self.ctx.world_size]
         sums: dict[str, float] = {}
-        amp = train.amp and self.device.type == "cuda"
-        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not train.progress)
+        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress and self.ctx.is_main))
         self.optimizer.zero_grad(set_to_none=True)
-        for step, batch in enumerate(progress, start=1):
-            batch = batch.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-                terms = self.loss_fn(self.model(batch), batch.labels)
-            self._check_finite(terms, epoch, step)
-            (terms["total"] / train.grad_accum).backward()
-            if step % train.grad_accum == 0 or step == len(batches):
-                if train.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+        for step, index in enumerate(progress, start=1):
+            update = step % train.grad_accum == 0 or step == len(batches)
+            with distributed.no_sync(self.train_step, skip=not update):
+                terms = self._loss(encoded, index)
+                self._check_finite(terms, epoch, step)
+                (terms["total"] / train.grad_accum).backward()
+            if update:
+                self._optimizer_step(epoch, step)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             progress.set_postfix({k: f"{v / step:.3f}" for k, v in sums.items()}, refresh=False)
         if self.scheduler is not None:
             self.scheduler.step()
         return {name: total / len(batches) for name, total in sums.items()}
+
+    def _loss(self, encoded: EncodedSplit, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms of global batch `index`: this process runs the model on its shard, the loss sees all."""
+        batch = encoded.batch(distributed.shard(index, self.ctx)).to(self.device, non_blocking=True)
+        amp = self.config.train.amp and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+            return self.train_step(batch, encoded.labels[index].to(self.device, non_blocking=True),
+                                   distributed.shard_sizes(len(index), self.ctx))
+
+    def _optimizer_step(self, epoch: int, step: int) -> None:
+        """Clip the gradient (when train.grad_clip > 0), refuse a non-finite one, step and zero."""
+        clip = self.config.train.grad_clip
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
+        if not torch.isfinite(norm):
+            raise NonFiniteLossError(f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
+                                     "stopped, the last checkpoint and the best model so far are kept")
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
     @staticmethod
     def _check_finite(terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
@@ -143,65 +213,145 @@ class Trainer:
             return
         bad = [name for name, value in terms.items() if name != "total" and not torch.isfinite(value)]
         raise NonFiniteLossError(f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
-                                 f"step {step}; the best checkpoint so far is kept")
+                                 f"step {step}; training stopped, the last checkpoint and the best model so far "
+                                 "are kept")
 
     def run(self) -> RunResult:
-        """Train, select on valid, then evaluate the selected checkpoint once on test."""
+        """Train (or carry on training), select on valid, then evaluate the selected checkpoint once on test."""
         started = time.perf_counter()
-        train = self.config.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        layout.save_run_config(self.run_dir, self.config)
-        epochs_path = self.run_dir / layout.EPOCHS_FILE
-        epochs_path.write_text("", encoding="utf-8")
-        self._save_projections(layout.PROJECTIONS_INITIAL, self.model)
-        best_value: float | None = None
-        best_epoch, best_valid, since_best = 0, {}, 0
-        for epoch in range(1, train.epochs + 1):
-            epoch_start = time.perf_counter()
-            train_terms = self.train_epoch(epoch)
-            valid, _ = evaluate_split(self.model, self.encoded["valid"], train.eval_batch_size, self.device)
-            value = valid[train.select_metric]
-            improved = is_better(train.select_metric, value, best_value)
-            if improved:
-                best_value, best_epoch, best_valid, since_best = value, epoch, valid, 0
-                self._save_checkpoint()
-            else:
-                since_best += 1
-            record = {"epoch": epoch, "train": train_terms, "valid": valid,
-                      "lr": {g["name"]: g["lr"] for g in self.optimizer.param_groups},
-                      "seconds": round(time.perf_counter() - epoch_start, 3), "selected": improved}
-            with epochs_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-            terms = " ".join(f"{k} {v:.4f}" for k, v in train_terms.items())
-            logger.info("epoch %d/%d  train %s | valid %s | %.1fs%s", epoch, train.epochs, terms,
-                        format_metrics(valid), record["seconds"], "  *" if improved else "")
-            if since_best >= train.patience:
-                logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric, since_best)
-                break
-        if best_epoch == 0:
-            raise HSCLError(f"no epoch produced a finite validation {train.select_metric}; nothing selected")
-        layout.write_json(self.run_dir / layout.SELECTION_FILE,
-                          {"epoch": best_epoch, "metric": train.select_metric, "valid": best_valid})
+        if self.resume:
+            self._resume()
+        else:
+            self._start()
+        tensorboard = None
+        if self.config.train.log == "tensorboard" and self.ctx.is_main:
+            tensorboard = TensorBoardLog(self.run_dir / layout.TENSORBOARD_DIR, self.progress.epoch + 1)
+        try:
+            while not self._finished():
+                self._epoch(self.progress.epoch + 1, tensorboard)
+        finally:
+            if tensorboard is not None:
+                tensorboard.close()
+        best = self.progress
+        metric = self.config.train.select_metric
+        if best.best_epoch == 0:
+            raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
         test = self._test_once()
         wall = time.perf_counter() - started
-        logger.info("selected epoch %d (valid %s %.4f); test %s", best_epoch, train.select_metric,
-                    best_valid[train.select_metric], format_metrics(test))
-        return RunResult(self.run_dir, best_epoch, best_valid, test, wall)
+        logger.info("selected epoch %d (valid %s %.4f); test %s", best.best_epoch, metric,
+                    best.best_valid[metric], format_metrics(test))
+        return RunResult(self.run_dir, best.best_epoch, best.best_valid, test, wall)
+
+    def _finished(self) -> bool:
+        """Whether the epochs are used up or early stopping has triggered."""
+        train = self.config.train
+        return self.progress.epoch >= train.epochs or self.progress.since_best >= train.patience
+
+    def _epoch(self, epoch: int, tensorboard: TensorBoardLog | None) -> None:
+        """Train one epoch, validate, record it, then checkpoint and export the selected model as due."""
+        train, progress = self.config.train, self.progress
+        epoch_start = time.perf_counter()
+        train_terms = self.train_epoch(epoch)
+        valid = self._evaluate(self.model, "valid")
+        improved = is_better(train.select_metric, valid[train.select_metric], progress.best_value)
+        progress.epoch = epoch
+        if improved:
+            progress.best_epoch, progress.best_value, progress.best_valid = epoch, valid[train.select_metric], valid
+            progress.since_best = 0
+        else:
+            progress.since_best += 1
+        record = {"epoch": epoch, "train": train_terms, "valid": valid,
+                  "lr": {g["name"]: g["lr"] for g in self.optimizer.param_groups},
+                  "seconds": round(time.perf_counter() - epoch_start, 3), "selected": improved}
+        if self.ctx.is_main:
+            with (self.run_dir / layout.EPOCHS_FILE).open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            if tensorboard is not None:
+                tensorboard.write(record)
+        terms = " ".join(f"{k} {v:.4f}" for k, v in train_terms.items())
+        logger.info("epoch %d/%d  train %s | valid %s | %.1fs%s", epoch, train.epochs, terms,
+                    format_metrics(valid), record["seconds"], "  *" if improved else "")
+        # Order matters for resuming: record, then checkpoint, then the export of an improving epoch.
+        if improved or epoch % self.config.train.checkpoint_every == 0 or self._finished():
+            self._save_checkpoint()
+        if improved and self.ctx.is_main:
+            self._export_best()
+        if progress.since_best >= train.patience:
+            logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric,
+                        progress.since_best)
+
+    def _evaluate(self, model: HSCL, split: str) -> dict[str, float]:
+        """Metrics of `model` on a whole split; several processes each predict a shard and share the predictions."""
+        encoded, batch_size = self.encoded[split], self.config.train.eval_batch_size
+        if not self.ctx.enabled:
+            return evaluate_split(model, encoded, batch_size, self.device)[0]
+        local = predict_split(model, distributed.shard_split(encoded, self.ctx), batch_size, self.device)
+        predictions = distributed.gather_rows(torch.from_numpy(local).to(self.device),
+                                              distributed.shard_sizes(len(encoded), self.ctx))
+        return regression_metrics(predictions.cpu().numpy(), encoded.labels.numpy().astype(np.float64))
+
+    def _start(self) -> None:
+        """A fresh run directory: the config, an empty epoch log, no stale checkpoint, projections before training."""
+        if not self.ctx.is_main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        layout.save_run_config(self.run_dir, self.config)
+        (self.run_dir / layout.EPOCHS_FILE).write_text("", encoding="utf-8")
+        (self.run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)
+        self._save_projections(layout.PROJECTIONS_INITIAL, self.model)
+
+    def _resume(self) -> None:
+        """Restore the run directory's checkpoint and put the run directory back in step with it."""
+        state = load_checkpoint(self.run_dir / layout.CHECKPOINT_FILE)
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state.scheduler)
+        if len(state.rng) != self.ctx.world_size:
+            logger.warning("the checkpoint was written by %d processes and is resumed by %d: training carries on "
+                           "correctly, but not bit for bit as it would have", len(state.rng), self.ctx.world_size)
+        restore_rng(state.rng[self.ctx.rank % len(state.rng)], self.generator)
+        self.progress = progress = state.progress
+        if self.ctx.is_main:
+            layout.keep_epochs(self.run_dir, progress.epoch)
+            selected = layout.selected_epoch(self.run_dir)
+            if progress.best_epoch and selected != progress.best_epoch:
+                if progress.best_epoch != progress.epoch:
+                    raise HSCLError(f"{self.run_dir}: the model directory holds epoch {selected}, but the checkpoint "
+                                    f"selected epoch {progress.best_epoch}")
+                self._export_best()  # stopped between the checkpoint of an improving epoch and its export
+        distributed.barrier(self.ctx)
+        logger.info("resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, progress.epoch,
+                    progress.best_epoch)
 
     def _save_checkpoint(self) -> None:
-        """Write the current weights as the selected checkpoint, atomically."""
+        """Write the resumable state; every process contributes its random states, the main process writes."""
+        rng = distributed.gather_objects(capture_rng(self.generator), self.ctx)
+        if self.ctx.is_main:
+            scheduler = None if self.scheduler is None else self.scheduler.state_dict()
+            save_checkpoint(self.run_dir / layout.CHECKPOINT_FILE,
+                            Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler,
+                                       self.progress, rng))
+
+    def _export_best(self) -> None:
+        """Write the current weights as the selected model (atomically), then record which epoch they are."""
         tmp = self.run_dir / (layout.MODEL_DIR + ".tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
         self.model.save_pretrained(tmp, tokenizer=self.tokenizer)
         layout.replace_dir(tmp, self.run_dir / layout.MODEL_DIR)
+        progress = self.progress
+        layout.write_json(self.run_dir / layout.SELECTION_FILE, {
+            "epoch": progress.best_epoch, "metric": self.config.train.select_metric, "valid": progress.best_valid})
 
     def _test_once(self) -> dict[str, float]:
         """Reload the selected checkpoint from disk and evaluate it on test (what `hscl evaluate` does)."""
+        distributed.barrier(self.ctx)  # the main process may still be exporting it
         model = HSCL.from_pretrained(self.run_dir / layout.MODEL_DIR).to(self.device)
-        test, _ = evaluate_split(model, self.encoded["test"], self.config.train.eval_batch_size, self.device)
-        layout.write_json(self.run_dir / layout.TEST_FILE, test)
-        self._save_projections(layout.PROJECTIONS_FINAL, model)
+        test = self._evaluate(model, "test")
+        if self.ctx.is_main:
+            layout.write_json(self.run_dir / layout.TEST_FILE, test)
+            self._save_projections(layout.PROJECTIONS_FINAL, model)
         return test
 
     def _save_projections(self, name: str, model: HSCL) -> None:
@@ -213,3 +363,17 @@ class Trainer:
 def train(config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None) -> RunResult:
     """Run one training run into `run_dir` and return its result."""
     return Trainer(config, run_dir, dataset).run()
+
+
+def resume(run_dir: str | Path, *, device: str | None = None, progress: bool | None = None,
+           log: str | None = None, checkpoint_every: int | None = None) -> RunResult:
+    """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
+
+    Only how it runs may change, where given: `device`, `progress` (the progress bar), `log` and
+    `checkpoint_every`.
+    """
+    config = layout.load_run_config(run_dir)
+    runtime = {key: value for key, value in (("device", device), ("progress", progress), ("log", log),
+                                             ("checkpoint_every", checkpoint_every)) if value is not None}
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **runtime))
+    return Trainer(config, run_dir, resume=True).run()

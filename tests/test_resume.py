@@ -1,0 +1,296 @@
+"""Exact resume: checkpoints, a killed `hscl train` carried on to the uninterrupted result, non-finite losses."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hscl.cli import main
+from hscl.config import config_from_dict
+from hscl.errors import ConfigError, HSCLError
+from hscl.model.hscl import HSCL
+from hscl.training import run_dir as layout
+from hscl.training.checkpoint import (Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng,
+                                      save_checkpoint)
+from hscl.training.monitor import TensorBoardLog, check_log
+from hscl.training.trainer import NonFiniteLossError, Trainer, resume
+
+SIZES = {"n_train": 40, "n_valid": 24, "n_test": 20, "seed": 3, "max_audio_len": 12, "max_visual_len": 10}
+EPOCHS = 4
+
+
+class Stop(Exception):
+    """Stands in for a kill at a chosen moment of an in-process run."""
+
+
+def config_values(text_model: Path, epochs: int = EPOCHS, **train: object) -> dict:
+    """A tiny run (the tiny BERT keeps its dropout, so the random states matter) as a YAML-ready mapping."""
+    return {
+        "name": "resume",
+        "data": {"format": "synthetic", "options": dict(SIZES), "max_text_len": 24},
+        "model": {"text_model": str(text_model), "modalities": "audio+visual",
+                  "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
+                  "visual_encoder": {"n_heads": 2, "ff_dim": 16, "n_layers": 1},
+                  "fusion_heads": 4, "d_prjh": 16},
+        "train": {"epochs": epochs, "batch_size": 16, "eval_batch_size": 16, "lr_main": 1e-3, "lr_bert": 1e-4,
+                  "scheduler_step": 2, "progress": False, "device": "cpu", "seed": 5, **train},
+    }
+
+
+def epoch_records(run_dir: Path) -> list[dict]:
+    """metrics.jsonl without the wall-clock seconds."""
+    lines = (run_dir / layout.EPOCHS_FILE).read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    """Same epoch records, selected epoch, test metrics and selected weights as the reference run."""
+    assert epoch_records(run) == epoch_records(reference)
+    assert json.loads((run / layout.SELECTION_FILE).read_text()) == \
+        json.loads((reference / layout.SELECTION_FILE).read_text())
+    assert json.loads((run / layout.TEST_FILE).read_text()) == json.loads((reference / layout.TEST_FILE).read_text())
+    weights = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
+    for name, value in HSCL.from_pretrained(reference / layout.MODEL_DIR).state_dict().items():
+        torch.testing.assert_close(weights[name], value, rtol=0, atol=0, msg=name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread, here and in the killed subprocess: fast on a shared machine, and the same arithmetic."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def config_file(tiny_text_model_dir, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config_values(tiny_text_model_dir)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(config_file, tmp_path_factory) -> Path:
+    """An uninterrupted run of the tiny config through the command line."""
+    run = tmp_path_factory.mktemp("reference") / "run"
+    assert main(["train", "--config", str(config_file), "--out", str(run), "--no-progress"]) == 0
+    return run
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, tmp_path):
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env["OMP_NUM_THREADS"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
+                                "--out", str(run), "--no-progress"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    assert process.returncode == -signal.SIGKILL, f"the run ended on its own before the kill: {stderr.decode()}"
+    assert not (run / layout.TEST_FILE).exists()
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.epoch < EPOCHS
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
+def test_stop_after_the_epoch_record_before_its_checkpoint(config_file, reference, tmp_path):
+    """The record of epoch 2 is on disk but its checkpoint is not: the resumed run drops and redoes it."""
+    run = tmp_path / "run"
+    trainer = Trainer(config_from_dict(yaml.safe_load(config_file.read_text())), run)
+    save = trainer._save_checkpoint
+
+    def save_until_epoch_2() -> None:
+        if trainer.progress.epoch == 2:
+            raise Stop
+        save()
+
+    trainer._save_checkpoint = save_until_epoch_2
+    with pytest.raises(Stop):
+        trainer.run()
+    assert len(epoch_records(run)) == 2
+    resume(run)
+    assert_same_run(run, reference)
+
+
+def test_stop_between_checkpoint_and_export_of_an_improving_epoch(config_file, reference, tmp_path):
+    """The checkpoint says epoch k is selected but the model directory still holds an older epoch."""
+    improving = [r["epoch"] for r in epoch_records(reference) if r["selected"] and r["epoch"] > 1]
+    assert improving, "the reference run should improve after epoch 1"
+    run = tmp_path / "run"
+    trainer = Trainer(config_from_dict(yaml.safe_load(config_file.read_text())), run)
+    export = trainer._export_best
+
+    def export_before(epoch: int) -> None:
+        if trainer.progress.epoch == epoch:
+            raise Stop
+        export()
+
+    trainer._export_best = lambda: export_before(improving[0])
+    with pytest.raises(Stop):
+        trainer.run()
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.best_epoch == improving[0]
+    assert layout.selected_epoch(run) < improving[0]
+    resume(run)
+    assert_same_run(run, reference)
+
+
+def test_checkpoints_every_n_epochs_on_improvement_and_at_the_end(tiny_text_model_dir, tmp_path):
+    saved, epochs = [], 6
+    run = tmp_path / "run"
+    trainer = Trainer(config_from_dict(config_values(tiny_text_model_dir, epochs, checkpoint_every=3)), run)
+    save = trainer._save_checkpoint
+
+    def record_and_save() -> None:
+        saved.append(trainer.progress.epoch)
+        save()
+
+    trainer._save_checkpoint = record_and_save
+    trainer.run()
+    due = [r["epoch"] for r in epoch_records(run) if r["selected"] or r["epoch"] % 3 == 0 or r["epoch"] == epochs]
+    assert saved == due and len(due) < epochs
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        Trainer(dataclasses.replace(trainer.config, train=dataclasses.replace(trainer.config.train, checkpoint_every=0)),
+                tmp_path / "other")
+
+
+def test_non_finite_loss_stops_after_saving_state(tiny_text_model_dir, tmp_path):
+    run = tmp_path / "run"
+    trainer = Trainer(config_from_dict(config_values(tiny_text_model_dir)), run)
+    loss_fn, calls = trainer.objective.loss_fn, []
+
+    def nan_at_epoch_2_step_2(output, labels):
+        terms = loss_fn(output, labels)
+        calls.append(1)
+        if len(calls) == 3 + 2:  # 3 steps per epoch
+            terms["fusion"] = terms["fusion"] * float("nan")
+            terms["total"] = terms["total"] + terms["fusion"]
+        return terms
+
+    trainer.objective.loss_fn = nan_at_epoch_2_step_2
+    with pytest.raises(NonFiniteLossError, match="loss term fusion is not finite at epoch 2, step 2"):
+        trainer.run()
+    state = load_checkpoint(run / layout.CHECKPOINT_FILE)
+    assert state.progress.epoch == 1 and state.progress.best_epoch == 1
+    assert [r["epoch"] for r in epoch_records(run)] == [1]
+    saved = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
+    for name, value in state.model.items():
+        assert torch.isfinite(value).all(), name
+        torch.testing.assert_close(saved[name], value, rtol=0, atol=0)
+    assert layout.selected_epoch(run) == 1
+    assert resume(run).best_epoch >= 1
+
+
+def test_non_finite_gradient_stops_before_the_optimizer_step(tiny_text_model_dir, tmp_path):
+    trainer = Trainer(config_from_dict(config_values(tiny_text_model_dir, epochs=1)), tmp_path / "run")
+    weight = trainer.model.predictor.net[1].weight
+    before = weight.detach().clone()
+    weight.register_hook(lambda grad: grad * float("nan"))
+    with pytest.raises(NonFiniteLossError, match="gradient norm is not finite at epoch 1, step 1"):
+        trainer.train_epoch(1)
+    torch.testing.assert_close(weight.detach(), before, rtol=0, atol=0)
+
+
+def test_tensorboard_logs_every_epoch_once_across_a_resume(tiny_text_model_dir, tmp_path):
+    pytest.importorskip("tensorboard", reason="the optional tensorboard package is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    trainer = Trainer(config_from_dict(config_values(tiny_text_model_dir, epochs=2, log="tensorboard")), run)
+    save = trainer._save_checkpoint
+
+    def save_until_epoch_2() -> None:
+        if trainer.progress.epoch == 2:
+            raise Stop
+        save()
+
+    trainer._save_checkpoint = save_until_epoch_2
+    with pytest.raises(Stop):
+        trainer.run()
+    resume(run, log="tensorboard")
+    events = EventAccumulator(str(run / layout.TENSORBOARD_DIR))
+    events.Reload()
+    records = epoch_records(run)
+    for tag, section, name in (("train/total", "train", "total"), ("train/fusion", "train", "fusion"),
+                               ("lr/text", "lr", "text"), ("valid/mae", "valid", "mae")):
+        scalars = events.Scalars(tag)
+        assert [s.step for s in scalars] == [1, 2], tag
+        np.testing.assert_allclose([s.value for s in scalars], [r[section][name] for r in records], rtol=1e-6)
+
+
+def test_tensorboard_missing_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(HSCLError, match="pip install tensorboard"):
+        TensorBoardLog(tmp_path)
+    with pytest.raises(HSCLError, match="pip install tensorboard"):
+        check_log("tensorboard")
+    check_log("files")
+    with pytest.raises(ConfigError, match="log must be one of"):
+        check_log("wandb")
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    generator = torch.Generator().manual_seed(7)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+    state = capture_rng(generator)
+
+    def draws() -> tuple:
+        return (random.random(), float(np.random.standard_normal()), torch.rand(3).tolist(),
+                torch.randperm(10, generator=generator).tolist())
+
+    path = tmp_path / layout.CHECKPOINT_FILE
+    progress = Progress(epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")},
+                        since_best=1)
+    save_checkpoint(path, Checkpoint(model.state_dict(), optimizer.state_dict(), None, progress, [state]))
+    expected = draws()
+    assert not path.with_name(path.name + ".tmp").exists()
+    torch.load(path, weights_only=True)  # nothing in it needs unpickling of arbitrary objects
+    loaded = load_checkpoint(path)
+    restore_rng(loaded.rng[0], generator)
+    assert draws() == expected
+    assert loaded.progress.epoch == 3 and loaded.progress.best_valid["mae"] == 0.5
+    assert np.isnan(loaded.progress.best_valid["corr"])
+    fresh = torch.optim.Adam(model.parameters())
+    fresh.load_state_dict(loaded.optimizer)
+    torch.testing.assert_close(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+
+
+def test_unreadable_or_missing_checkpoint_is_one_clear_error(tmp_path):
+    with pytest.raises(HSCLError, match="nothing to resume"):
+        load_checkpoint(tmp_path / layout.CHECKPOINT_FILE)
+    (tmp_path / layout.CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(HSCLError, match="checkpoint"):
+        load_checkpoint(tmp_path / layout.CHECKPOINT_FILE)
+
+
+def test_keep_epochs_drops_records_past_the_checkpoint(tmp_path):
+    (tmp_path / layout.EPOCHS_FILE).write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n{"epo')
+    layout.keep_epochs(tmp_path, 2)
+    assert (tmp_path / layout.EPOCHS_FILE).read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
+    with pytest.raises(HSCLError, match="checkpoint is at epoch 3"):
+        layout.keep_epochs(tmp_path, 3)
+
+
+def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path):
+    assert main(["train", "--resume", str(tmp_path), "--set", "train.lr_main=1e-4"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "absent")]) == 2
+    assert "config.yaml" in capsys.readouterr().err
