@@ -85,12 +85,13 @@ def build_optimizer(model: HSCL, config: RunConfig) -> tuple[torch.optim.Optimiz
     """Adam over two parameter groups (text encoder, the rest) and the StepLR schedule."""
     text_params, main_params = model.parameter_groups()
     train = config.train
+    fused = next(model.parameters()).device.type in ("cpu", "cuda")  # one kernel per step (benchmarks/step.txt)
     optimizer = torch.optim.Adam([
         {"params": [p for p in text_params if p.requires_grad], "lr": train.lr_bert,
          "weight_decay": train.weight_decay_bert, "name": "text"},
         {"params": [p for p in main_params if p.requires_grad], "lr": train.lr_main,
          "weight_decay": train.weight_decay_main, "name": "main"},
-    ])
+    ], fused=fused)
     scheduler = None
     if train.scheduler_step > 0:
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, train.scheduler_step, train.scheduler_gamma)
