@@ -23,6 +23,7 @@ from hscl.training.seeds import METRIC_ORDER, summarise
 from hscl.training.trainer import load_data, train
 
 NO_CONTRASTIVE = ("loss.unimodal=false", "loss.fusion=false")
+WALL_FILE = "wall_seconds.json"  # written by the suite when a run has returned: its completion mark
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """A run counts as finished once its test metrics are written (the last step of training)."""
-    return (run_dir / layout.TEST_FILE).is_file()
+    """A run counts as finished once the suite has recorded its wall time, after training returned."""
+    return (run_dir / layout.TEST_FILE).is_file() and (run_dir / WALL_FILE).is_file()
 
 
 def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: list[str] | None = None,
@@ -128,7 +129,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
             log(f"[{row.key} seed {seed}] training")
             started = time.perf_counter()
             train(config, run_dir, dataset)
-            layout.write_json(run_dir / "wall_seconds.json", {"seconds": round(time.perf_counter() - started, 1)})
+            layout.write_json(run_dir / WALL_FILE, {"seconds": round(time.perf_counter() - started, 1)})
         results.append(collect_row(out_dir, row, list(seeds)))
     return results
 
@@ -139,7 +140,7 @@ def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
     for seed in seeds:
         run_dir = run_key_dir(out_dir, row, seed)
         test.append(layout.read_json(run_dir / layout.TEST_FILE))
-        walls.append(float(layout.read_json(run_dir / "wall_seconds.json")["seconds"]))
+        walls.append(float(layout.read_json(run_dir / WALL_FILE)["seconds"]))
         epochs.append(int(layout.read_json(run_dir / layout.SELECTION_FILE)["epoch"]))
     return RowResult(row, seeds, test, walls, epochs)
 
