@@ -19,6 +19,17 @@ SPLIT_ALIASES: dict[str, str] = {"train": "train", "valid": "valid", "dev": "val
 _ROW_CHUNK = 1024  # rows per step when scanning large (N, L, d) arrays, to bound temporary memory
 
 
+def find_one(path: Path, names: list[str]) -> Path:
+    """`path` itself if it is a file, else the one file of `names` inside the folder `path`."""
+    if path.is_file():
+        return path
+    found = [path / name for name in names if (path / name).is_file()]
+    if len(found) != 1:
+        what = "none" if not found else "several"
+        raise DataError(path, f"expected exactly one of {names} in this folder, found {what}; pass the file itself")
+    return found[0]
+
+
 def get_key(mapping: Any, key: str, path: Path, where: str) -> Any:
     """`mapping[key]`; a `DataError` if `mapping` is not a dict or lacks `key`."""
     if not isinstance(mapping, Mapping):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hscl.data.readers._common import (
+    find_one,
     get_key,
     label_vector,
     lengths_from_trailing_zeros,
@@ -44,21 +45,11 @@ def detect(path: str | Path) -> bool:
 
 def read(path: str | Path) -> MSADataset:
     """Read an MMSA pickle (or a folder holding exactly one) into an `MSADataset`."""
-    pickle_path = _find_pickle(Path(path))
+    pickle_path = find_one(Path(path), list(FILES))
     data = load_pickle(pickle_path)
     notes: list[str] = []
     splits = {split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes) for split in SPLITS}
     return MSADataset(splits=splits, source=str(pickle_path), format="mmsa", notes=notes)
-
-
-def _find_pickle(path: Path) -> Path:
-    if path.is_file():
-        return path
-    found = [path / name for name in FILES if (path / name).is_file()]
-    if len(found) != 1:
-        what = "none" if not found else "both"
-        raise DataError(path, f"expected exactly one of {list(FILES)} in this folder, found {what}; pass the file itself")
-    return found[0]
 
 
 def _read_split(part: dict, split: str, path: Path, notes: list[str]) -> SplitData:

@@ -21,6 +21,7 @@ import numpy as np
 
 from hscl.data.readers._common import (
     SPLIT_ALIASES,
+    find_one,
     get_key,
     label_vector,
     left_to_right_padded,
@@ -61,7 +62,7 @@ def detect(path: str | Path) -> bool:
 
 def read(path: str | Path, label_csv: str | Path | None = None, match_by_position: bool = False) -> MSADataset:
     """Read a MulT pickle (or a folder holding one) and its label CSV into an `MSADataset`."""
-    pickle_path = _find_pickle(Path(path))
+    pickle_path = find_one(Path(path), sorted(PICKLE_TO_CSV))
     csv_path = Path(label_csv) if label_csv is not None else _find_label_csv(pickle_path)
     rows = read_label_csv(csv_path)
     data = load_pickle(pickle_path)
@@ -71,16 +72,6 @@ def read(path: str | Path, label_csv: str | Path | None = None, match_by_positio
         for split in SPLITS
     }
     return MSADataset(splits=splits, source=str(pickle_path), format="mult", notes=notes)
-
-
-def _find_pickle(path: Path) -> Path:
-    if path.is_file():
-        return path
-    found = [path / name for name in PICKLE_TO_CSV if (path / name).is_file()]
-    if len(found) != 1:
-        what = "none" if not found else "both"
-        raise DataError(path, f"expected exactly one of {sorted(PICKLE_TO_CSV)} in this folder, found {what}")
-    return found[0]
 
 
 def _find_label_csv(pickle_path: Path) -> Path:
