@@ -15,7 +15,7 @@ from hscl.losses import LossConfig
 from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
 from hscl.training import run_dir as layout
 from hscl.training.inference import Predictor, evaluate_run, predict_run
-from hscl.training.seeds import train_seeds
+from hscl.training.seeds import summary_markdown, train_seeds
 from hscl.training.trainer import is_better, train
 
 SIZES = {"n_train": 48, "n_valid": 24, "n_test": 20, "seed": 3, "max_audio_len": 12, "max_visual_len": 10}
@@ -122,6 +122,8 @@ def test_multi_seed_summary(tiny_text_model_dir, tmp_path):
     assert summary["test"]["mae"]["mean"] == pytest.approx(np.mean(maes))
     assert summary["test"]["mae"]["std"] == pytest.approx(np.std(maes, ddof=1))
     assert "± " in (tmp_path / layout.SUMMARY_MD).read_text()
+    single = summary_markdown("one", [1], {"mae": {"mean": 0.8, "std": 0.0, "n": 1}})
+    assert "| one | 1 | 0.8000 |" in single and "±" not in single
 
 
 def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, monkeypatch):

@@ -35,7 +35,9 @@ def summary_markdown(name: str, seeds: list[int], test: dict[str, dict[str, floa
     for key in keys:
         scale = 1.0 if key in ("mae", "corr") else 100.0
         mean, std = test[key]["mean"] * scale, test[key]["std"] * scale
-        cells.append("nan" if math.isnan(mean) else f"{mean:.{4 if scale == 1 else 1}f} ± {std:.{4 if scale == 1 else 1}f}")
+        digits = 4 if scale == 1 else 1
+        spread = f" ± {std:.{digits}f}" if test[key]["n"] > 1 else ""
+        cells.append("nan" if math.isnan(mean) else f"{mean:.{digits}f}{spread}")
     row = f"| {name} | {' '.join(map(str, seeds))} | " + " | ".join(cells) + " |"
     return "\n".join([header, rule, row]) + "\n"
 
