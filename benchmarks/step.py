@@ -124,7 +124,9 @@ def build_trainer(name: str, scratch: Path, device: str = "cpu", amp: bool = Fal
     config = RunConfig(data=DataConfig(format="synthetic", max_text_len=MAX_TEXT_LEN),
                        model=HSCLConfig(text_model=text_model),
                        train=TrainConfig(batch_size=BATCH_SIZE, device=device, amp=amp, progress=False))
-    return Trainer(config, scratch / "run", dataset)
+    trainer = Trainer(config, scratch / "run", dataset)
+    trainer.model.train()  # as train_epoch does; from_pretrained leaves the text encoder in eval mode
+    return trainer
 
 
 def endless_indices(n: int, seed: int = 0) -> Iterator[torch.Tensor]:
