@@ -65,6 +65,15 @@ def minilm_path() -> Path:
     return Path(package.get_model_path())
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch intra-op thread for a test module (steady and fast on a small shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 MakeBatch = Callable[..., Batch]
 
 

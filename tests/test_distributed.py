@@ -118,14 +118,6 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def runs(no_dropout_bert, tmp_path_factory, one_thread) -> dict:
     """The scenarios run by 2 processes (per rank) and by 1 process."""
     configs = scenarios(no_dropout_bert)

@@ -65,13 +65,20 @@ def assert_same_run(run: Path, reference: Path) -> None:
         torch.testing.assert_close(weights[name], value, rtol=0, atol=0, msg=name)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, here and in the killed subprocess: fast on a shared machine, and the same arithmetic."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One intra-op thread, here and in the killed subprocess: fast on a shared machine, and the same arithmetic.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def stop_before_checkpoint_of_epoch(trainer: Trainer, epoch: int) -> None:
+    """Make `trainer` raise `Stop` where it would write the checkpoint of `epoch` (its record is already on disk)."""
+    save = trainer._save_checkpoint
+
+    def save_until() -> None:
+        if trainer.progress.epoch == epoch:
+            raise Stop
+        save()
+
+    trainer._save_checkpoint = save_until
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +120,7 @@ def test_stop_after_the_epoch_record_before_its_checkpoint(config_file, referenc
     """The record of epoch 2 is on disk but its checkpoint is not: the resumed run drops and redoes it."""
     run = tmp_path / "run"
     trainer = Trainer(config_from_dict(yaml.safe_load(config_file.read_text())), run)
-    save = trainer._save_checkpoint
-
-    def save_until_epoch_2() -> None:
-        if trainer.progress.epoch == 2:
-            raise Stop
-        save()
-
-    trainer._save_checkpoint = save_until_epoch_2
+    stop_before_checkpoint_of_epoch(trainer, 2)
     with pytest.raises(Stop):
         trainer.run()
     assert len(epoch_records(run)) == 2
@@ -212,14 +212,7 @@ def test_tensorboard_logs_every_epoch_once_across_a_resume(tiny_text_model_dir, 
 
     run = tmp_path / "run"
     trainer = Trainer(config_from_dict(config_values(tiny_text_model_dir, epochs=2, log="tensorboard")), run)
-    save = trainer._save_checkpoint
-
-    def save_until_epoch_2() -> None:
-        if trainer.progress.epoch == 2:
-            raise Stop
-        save()
-
-    trainer._save_checkpoint = save_until_epoch_2
+    stop_before_checkpoint_of_epoch(trainer, 2)
     with pytest.raises(Stop):
         trainer.run()
     resume(run, log="tensorboard")

@@ -23,9 +23,11 @@ class EncodedSequences:
 
     @classmethod
     def from_numpy(cls, seq: Sequences) -> "EncodedSequences":
-        """Wrap a `Sequences` without copying."""
-        return cls(torch.from_numpy(np.ascontiguousarray(seq.features, dtype=np.float32)),
-                   torch.from_numpy(np.asarray(seq.lengths, dtype=np.int64)))
+        """Wrap a `Sequences` (without copying, unless it has no frame at all: then one zero frame)."""
+        features = np.ascontiguousarray(seq.features, dtype=np.float32)
+        if features.shape[1] == 0:  # `gather` always returns at least one (masked) frame
+            features = np.zeros((features.shape[0], 1, features.shape[2]), dtype=np.float32)
+        return cls(torch.from_numpy(features), torch.from_numpy(np.asarray(seq.lengths, dtype=np.int64)))
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows `index`, truncated to their longest length, and their True-on-real mask."""

@@ -10,6 +10,7 @@ import torch
 
 from hscl.data.batching import encode_split
 from hscl.data.loading import load_dataset
+from hscl.data.readers._common import pad_right
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import HSCLError
 from hscl.model.hscl import HSCL, load_tokenizer
@@ -53,15 +54,8 @@ class Predictor:
 
 
 def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
-    """Right-pad a list of (length, dim) arrays into `Sequences`."""
-    if sequences is None:
-        return None
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    dim = sequences[0].shape[1]
-    features = np.zeros((len(sequences), max(int(lengths.max()), 1), dim), dtype=np.float32)
-    for row, seq in enumerate(sequences):
-        features[row, : len(seq)] = seq
-    return Sequences(features, lengths)
+    """Right-pad a list of (length, dim) arrays into `Sequences` (None stays None)."""
+    return None if sequences is None else pad_right(sequences, sequences[0].shape[1])
 
 
 def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None = None) -> MSADataset:
