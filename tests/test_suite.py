@@ -1,13 +1,17 @@
 """Benchmark suites: resumable runs, the results table, the paired comparison."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import pickle
 
 import numpy as np
 import pytest
 
-from hscl.errors import ConfigError
-from hscl.suite import (Row, RowResult, Suite, paired_comparison, results_table, run_key_dir, run_suite,
+from hscl.errors import ConfigError, DataError, HSCLError
+from hscl.config import load_config
+from hscl.suite import (Row, RowResult, Suite, collect_row, paired_comparison, results_table, run_key_dir, run_suite,
                         suite_by_name, write_results_page)
 from hscl.training import run_dir as layout
 
@@ -19,7 +23,7 @@ def tiny_overrides(text_model) -> list[str]:
             "train.epochs=1", "train.batch_size=16", "train.device=cpu"]
 
 
-TINY_SUITE = Suite(name="tiny", preset="demo", seeds=(1, 2), reference="full", baseline="text",
+TINY_SUITE = Suite(name="tiny", preset="demo", seeds=(1, 2), comparisons=(("full", "text"),), report_row="full",
                    rows=(Row("text", "text only", ("model.modalities=text",)),
                          Row("full", "text + audio", ("model.modalities=audio",))))
 
@@ -28,7 +32,7 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     messages: list[str] = []
     results = run_suite(TINY_SUITE, tmp_path, extra=tiny_overrides(tiny_text_model_dir), log=messages.append)
     assert [r.row.key for r in results] == ["text", "full"]
-    assert all(len(r.test) == 2 for r in results)
+    assert all(len(r.metrics) == 2 for r in results)
     for row in TINY_SUITE.rows:
         for seed in TINY_SUITE.seeds:
             assert (run_key_dir(tmp_path, row, seed) / layout.TEST_FILE).is_file()
@@ -41,12 +45,58 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     again = run_suite(TINY_SUITE, tmp_path, extra=tiny_overrides(tiny_text_model_dir), log=messages.append)
     assert finished.stat().st_mtime_ns == stamp
     assert sum("kept" in m for m in messages) == 3 and sum("training" in m for m in messages) == 1
-    assert again[1].test[1] == results[1].test[1]  # same seed, same result
+    assert again[1].metrics[1] == results[1].metrics[1]  # same seed, same result
 
     page = write_results_page(TINY_SUITE, again, tmp_path / "page.md", "hscl benchmark --suite tiny")
     text = page.read_text()
     assert "| text only | 2 |" in text and "| text + audio | 2 |" in text
-    assert "`full` minus `text`" in text and "Machine:" in text
+    selected = [layout.read_json(run_key_dir(tmp_path, TINY_SUITE.rows[1], seed) / layout.SELECTION_FILE)
+                for seed in TINY_SUITE.seeds]
+    assert again[1].selection_values == [s["valid"]["mae"] for s in selected]
+    assert "valid (selection)" in text
+    assert "`full` minus `text`" in text and "Runs trained on: " in text and "no GPU" in text
+    assert "at a time" not in text  # one run at a time: the summed wall time is the elapsed time
+
+    study = dataclasses.replace(TINY_SUITE, split="valid")
+    valid = [collect_row(tmp_path, row, [1, 2], "valid") for row in study.rows]
+    selection = layout.read_json(run_key_dir(tmp_path, study.rows[0], 2) / layout.SELECTION_FILE)
+    assert valid[0].metrics[1] == selection["valid"] != again[0].metrics[1]
+    text = write_results_page(study, valid, tmp_path / "study.md", "hscl benchmark --suite study").read_text()
+    assert "Validation metrics (of the selected epoch)" in text and "differences of valid metrics" in text
+    assert "valid (selection)" not in text  # the table already shows validation metrics
+    assert not (partial / layout.CHECKPOINT_FILE).exists()  # a finished run keeps no resume state
+
+
+def test_parallel_suite_matches_the_sequential_one(tiny_text_model_dir, tmp_path):
+    overrides = tiny_overrides(tiny_text_model_dir)
+    sequential = run_suite(TINY_SUITE, tmp_path / "one", extra=overrides, log=lambda _: None)
+    messages: list[str] = []
+    parallel = run_suite(TINY_SUITE, tmp_path / "two", extra=overrides, jobs=2, log=messages.append)
+    assert "training 4 runs, 2 at a time" in messages[0]
+    assert sum("finished in" in m for m in messages) == 4
+    for one, two in zip(sequential, parallel):
+        assert one.row == two.row and two.concurrent_runs == [2, 2]
+        for a, b in zip(one.metrics, two.metrics):  # same seeds; only the CPU thread count differs
+            assert b == pytest.approx(a, rel=1e-4, abs=1e-4)
+    page = write_results_page(TINY_SUITE, parallel, tmp_path / "page.md", "hscl benchmark --suite tiny --jobs 2")
+    assert "summed over runs, which ran up to 2 at a time" in page.read_text()
+
+
+def test_parallel_suite_stops_at_the_first_failure_and_names_it(tiny_text_model_dir, tmp_path):
+    missing = tmp_path / "no-such-data"
+    overrides = [*tiny_overrides(tiny_text_model_dir), "data.format=utterance", f"data.path={missing}"]
+    messages: list[str] = []
+    with pytest.raises(HSCLError, match=r"suite run \[\w+ seed \d\] failed: .*no-such-data.*run the suite again"):
+        run_suite(TINY_SUITE, tmp_path / "runs", extra=overrides, jobs=2, log=messages.append)
+    assert sum("failed" in m for m in messages) <= 2  # the runs not started when the first failed never ran
+    with pytest.raises(ConfigError, match="jobs must be at least 1"):
+        run_suite(TINY_SUITE, tmp_path / "runs", jobs=0)
+
+
+def test_data_errors_survive_the_trip_from_a_worker_process():
+    error = pickle.loads(pickle.dumps(DataError("/data/audio.npy", "has NaN in row 3")))
+    assert isinstance(error, DataError) and (error.path, error.problem) == ("/data/audio.npy", "has NaN in row 3")
+    assert str(error) == "/data/audio.npy: has NaN in row 3"
 
 
 def fake_row(key: str, maes: list[float]) -> RowResult:
@@ -73,14 +123,42 @@ def test_results_table_mean_and_sample_std():
     assert "| 3.0 |" in table  # three one-minute runs
     single = results_table([fake_row("b", [0.75])])
     assert "| b | 1 | 0.750 | 0.500 | 50.0 |" in single
+    selected = fake_row("c", [0.7, 0.9])
+    selected.selection_values = [0.6, 0.8]
+    assert "| 50.0 ± 0.0 | 0.700 ± 0.141 | 1,1 | 2.0 |" in results_table([selected], selection_column=True)
 
 
 def test_shipped_suites_are_well_formed():
-    for name in ("mosi-utterance", "demo"):
+    for name in ("mosi-utterance", "demo", "mosi-utterance-study"):
         suite = suite_by_name(name)
-        keys = [row.key for row in suite.rows]
-        assert len(keys) == len(set(keys))
-        assert {suite.reference, suite.baseline, suite.report_row} <= set(keys)
+        for row in suite.rows:  # every row's overrides make a valid config
+            load_config(preset=suite.preset, overrides=list(row.overrides))
     assert len(suite_by_name("mosi-utterance").rows) == 9
+    assert suite_by_name("mosi-utterance-study").split == "valid"
+    with pytest.raises(ConfigError, match="must be unique and include"):
+        Suite(name="bad", preset="demo", rows=(Row("a", "a"), Row("a", "b")), report_row="a", comparisons=())
+    with pytest.raises(ConfigError, match="must be unique and include"):
+        Suite(name="bad", preset="demo", rows=(Row("a", "a"),), report_row="a", comparisons=(("a", "b"),))
+    with pytest.raises(ConfigError, match="split must be test or valid"):
+        Suite(name="bad", preset="demo", rows=(Row("a", "a"),), report_row="a", comparisons=(), split="train")
     with pytest.raises(ConfigError, match="unknown suite"):
         suite_by_name("nope")
+
+
+def test_benchmark_command_writes_the_quick_page_and_its_json(tiny_text_model_dir, tmp_path, monkeypatch):
+    from hscl import suite as suite_module
+    from hscl.cli import main
+
+    monkeypatch.setitem(suite_module.SUITES, "tiny", TINY_SUITE)
+    monkeypatch.chdir(tmp_path)
+    overrides = [item for override in tiny_overrides(tiny_text_model_dir) for item in ("--set", override)]
+    assert main(["benchmark", "--suite", "tiny", "--quick", "--no-report", *overrides]) == 0
+    page = tmp_path / "docs" / "results" / "tiny-quick.md"
+    summary = json.loads(page.with_suffix(".json").read_text())
+    assert summary["split"] == "test" and list(summary["rows"]) == ["text", "full"]
+    for key in ("text", "full"):
+        row = summary["rows"][key]
+        run_dir = tmp_path / "runs" / "benchmark-tiny-quick" / key / "seed_1"
+        assert row["seeds"] == [1] and row["per_seed"] == [layout.read_json(run_dir / layout.TEST_FILE)]
+        assert row["mean_std"]["mae"]["mean"] == row["per_seed"][0]["mae"]
+    assert "Generated by `hscl benchmark --suite tiny --quick --set model.text_model=" in page.read_text()

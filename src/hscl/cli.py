@@ -11,6 +11,7 @@ from pathlib import Path
 from hscl.errors import HSCLError
 from hscl.report import add_report_command
 from hscl.suite import add_benchmark_command
+from hscl.training.runtime import quiet_transformers
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -169,19 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_transformers() -> None:
-    """No weight-loading progress bars or advisory warnings from transformers on the command line."""
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    _quiet_transformers()
+    quiet_transformers()
     try:
         return args.func(args)
     except HSCLError as err:

@@ -16,6 +16,10 @@ class DataError(HSCLError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):
+        """Pickle by the constructor's arguments, so the error crosses process boundaries (parallel suites)."""
+        return type(self), (self.path, self.problem)
+
 
 class ConfigError(HSCLError, ValueError):
     """A configuration value or override is invalid."""

@@ -1,4 +1,4 @@
-"""Seeding and device selection: the only place that knows about hardware."""
+"""Run-time setup: seeding, device selection (the only place that knows about hardware), library noise."""
 from __future__ import annotations
 
 import random
@@ -47,3 +47,11 @@ def process_device(name: str, local_rank: int) -> torch.device:
         raise ConfigError(f"LOCAL_RANK {local_rank} has no GPU: only {torch.cuda.device_count()} visible; "
                           "start at most one process per GPU (torchrun --nproc-per-node)")
     return torch.device("cuda", local_rank)
+
+
+def quiet_transformers() -> None:
+    """No weight-loading progress bars or advisory warnings from transformers (command line, suite workers)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
