@@ -212,6 +212,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
         for row, seed, config in pending:
             log(f"[{row.key} seed {seed}] training")
             train_and_mark(config, run_key_dir(out_dir, row, seed))
+        _DATASETS.clear()
     else:
         _run_parallel(pending, out_dir, jobs, log)
     return [collect_row(out_dir, row, list(seeds), suite.split) for row in suite.rows]
@@ -422,7 +423,8 @@ def add_benchmark_command(subparsers) -> None:
     """Register `hscl benchmark` on the CLI's subparsers."""
     parser = subparsers.add_parser("benchmark", help="run a results suite (resumable) and write its page")
     parser.add_argument("--suite", required=True, choices=sorted(SUITES))
-    parser.add_argument("--quick", action="store_true", help="one seed and fewer epochs")
+    parser.add_argument("--quick", action="store_true",
+                        help="the first seed only, with fewer epochs where the suite sets them (mosi-utterance: 2)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, each in its own process (e.g. several on one GPU)")
     parser.add_argument("--out", help="runs directory (default runs/benchmark-<suite>[-quick])")
