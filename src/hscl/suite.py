@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hscl.config import RunConfig, load_config
 from hscl.data.types import MSADataset
@@ -160,13 +161,11 @@ def is_finished(run_dir: Path) -> bool:
     return (run_dir / layout.TEST_FILE).is_file() and (run_dir / WALL_FILE).is_file()
 
 
-_DATASETS: dict[str, MSADataset] = {}  # per process: the data of the configs trained so far, by data config
+_DATASETS: dict[str, MSADataset] = {}  # per process: the last data config's dataset, reused by the runs sharing it
 
 
 def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1, threads: int | None = None) -> dict:
     """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark."""
-    import torch
-
     if threads is not None:
         torch.set_num_threads(threads)
     key = repr(config.data)
