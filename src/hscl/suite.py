@@ -279,9 +279,7 @@ def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, di
 
 
 def machine_description() -> str:
-    """CPU model, core count, Python and torch versions."""
-    import torch
-
+    """CPU model, core count, GPU, Python and torch versions."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
