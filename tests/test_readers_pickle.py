@@ -11,6 +11,7 @@ import pytest
 
 import pickle_fixtures as fx
 from hscl.data.loading import detect_format, load_dataset
+from hscl.data import types
 from hscl.data.readers import _common
 from hscl.data.types import SPLITS, MSADataset
 from hscl.errors import DataError
@@ -382,7 +383,7 @@ def _random_padded(seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_padding_helpers_match_plain_reference(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    monkeypatch.setattr(_common, "_ROW_CHUNK", 4)  # cross chunk boundaries
+    monkeypatch.setattr(types, "ROW_CHUNK", 4)  # cross chunk boundaries
     features = _random_padded(seed)
     expected, lengths = _reference_left_to_right(features)
     converted = _common.left_to_right_padded(features.copy())

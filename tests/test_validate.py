@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from hscl.data import validate
+from hscl.data import types
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
 from hscl.data.validate import validate_dataset
 from hscl.errors import DataError
@@ -145,7 +145,7 @@ def _plain_non_finite_count(features: np.ndarray) -> int:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_non_finite_features_are_zeroed_counted_and_noted(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, seed: int) -> None:
-    monkeypatch.setattr(validate, "_ROW_CHUNK", 2)  # cross chunk boundaries
+    monkeypatch.setattr(types, "ROW_CHUNK", 2)  # cross chunk boundaries
     rng = np.random.default_rng(seed)
     ds = make_dataset(seed)
     audio = ds["train"].audio
@@ -181,7 +181,7 @@ def test_non_finite_in_read_only_features_are_replaced_in_a_copy() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_padding_check_matches_plain_reference(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    monkeypatch.setattr(validate, "_ROW_CHUNK", 2)
+    monkeypatch.setattr(types, "ROW_CHUNK", 2)
     rng = np.random.default_rng(seed)
     ds = make_dataset(seed, sizes=(7, 3, 3))
     visual = ds["train"].visual

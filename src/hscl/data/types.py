@@ -1,6 +1,7 @@
 """The one in-memory dataset type every reader returns, and the typed batch the model consumes."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,6 +10,13 @@ import torch
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 MODALITIES: tuple[str, ...] = ("audio", "visual")
 LABEL_RANGE: tuple[float, float] = (-3.0, 3.0)
+ROW_CHUNK = 1024  # rows per step when scanning large (N, L, d) arrays, to bound temporary memory
+
+
+def row_chunks(rows: int) -> Iterator[slice]:
+    """Consecutive slices of at most ROW_CHUNK rows covering `rows` rows."""
+    for start in range(0, rows, ROW_CHUNK):
+        yield slice(start, min(start + ROW_CHUNK, rows))
 
 
 @dataclass

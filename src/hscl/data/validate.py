@@ -8,17 +8,15 @@ and labels within `LABEL_TOLERANCE` outside `LABEL_RANGE` are clipped into it (a
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
 import numpy as np
 
-from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequences, SplitData
+from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequences, SplitData, row_chunks
 from hscl.errors import DataError
 
 logger = logging.getLogger("hscl.data")
 
 LABEL_TOLERANCE = 1e-4
-_ROW_CHUNK = 1024  # rows per step over (N, L, d) features, to bound temporary memory
 
 
 def validate_dataset(ds: MSADataset) -> MSADataset:
@@ -41,11 +39,6 @@ def validate_dataset(ds: MSADataset) -> MSADataset:
         _check_labels(data, split, source)
         _check_ids(data.ids, split, source, seen_ids)
     return ds
-
-
-def _row_chunks(rows: int) -> Iterator[slice]:
-    for start in range(0, rows, _ROW_CHUNK):
-        yield slice(start, min(start + _ROW_CHUNK, rows))
 
 
 def _check_structure(data: SplitData, split: str, source: str) -> None:
@@ -99,12 +92,12 @@ def _check_modalities(ds: MSADataset, source: str) -> None:
 
 def _zero_non_finite(ds: MSADataset, seq: Sequences, name: str, split: str) -> None:
     """Replace NaN and +-inf features by 0, logging and noting how many there were."""
-    count = sum(int(np.count_nonzero(~np.isfinite(seq.features[rows]))) for rows in _row_chunks(len(seq.features)))
+    count = sum(int(np.count_nonzero(~np.isfinite(seq.features[rows]))) for rows in row_chunks(len(seq.features)))
     if count == 0:
         return
     if not seq.features.flags.writeable:
         seq.features = seq.features.copy()
-    for rows in _row_chunks(len(seq.features)):
+    for rows in row_chunks(len(seq.features)):
         block = seq.features[rows]
         block[~np.isfinite(block)] = 0.0
     message = f"{name}: replaced {count} non-finite values with 0 in {split}"
@@ -115,7 +108,7 @@ def _zero_non_finite(ds: MSADataset, seq: Sequences, name: str, split: str) -> N
 def _check_padding(seq: Sequences, ids: list[str], split: str, source: str, name: str) -> None:
     """Every frame past a sample's length is all zeros (right padding)."""
     positions = np.arange(seq.max_len)
-    for rows in _row_chunks(len(seq.features)):
+    for rows in row_chunks(len(seq.features)):
         past_end = positions[None, :] >= seq.lengths[rows, None]
         nonzero_padding = np.any(seq.features[rows] != 0, axis=2) & past_end
         bad = np.flatnonzero(nonzero_padding.any(axis=1))

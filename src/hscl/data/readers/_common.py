@@ -6,17 +6,16 @@ Every check raises `DataError(path, "<where>: <problem>")`, where `where` names 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-from hscl.data.types import Sequences
+from hscl.data.types import Sequences, row_chunks
 from hscl.errors import DataError
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "valid": "valid", "dev": "valid", "test": "test"}
 """Split names found on disk, mapped to the names `MSADataset` uses."""
 
-_ROW_CHUNK = 1024  # rows per step when scanning large (N, L, d) arrays, to bound temporary memory
 
 
 def find_one(path: Path, names: list[str]) -> Path:
@@ -80,15 +79,10 @@ def to_text(value: Any, path: Path, where: str) -> str:
     raise DataError(path, f"{where}: expected text, found {type(value).__name__}")
 
 
-def _row_chunks(rows: int) -> Iterator[slice]:
-    for start in range(0, rows, _ROW_CHUNK):
-        yield slice(start, min(start + _ROW_CHUNK, rows))
-
-
 def real_frames(features: np.ndarray) -> np.ndarray:
     """(N, L) bool: True where a frame has any value that is not exactly zero (NaN and inf count as real)."""
     real = np.empty(features.shape[:2], dtype=bool)
-    for rows in _row_chunks(features.shape[0]):
+    for rows in row_chunks(features.shape[0]):
         real[rows] = np.any(features[rows] != 0, axis=2)
     return real
 
