@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import f1_score
 
 METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
-_PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})
+PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})  # shown as %
 
 
 def _as_vector(values: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
@@ -87,5 +87,5 @@ def format_metrics(metrics: dict[str, float]) -> str:
             if math.isnan(value):
                 parts.append(f"{key} nan")
             else:
-                parts.append(f"{key} {100 * value:.2f}%" if key in _PERCENT_KEYS else f"{key} {value:.4f}")
+                parts.append(f"{key} {100 * value:.2f}%" if key in PERCENT_KEYS else f"{key} {value:.4f}")
     return " | ".join(parts)

@@ -23,9 +23,10 @@ import torch
 from hscl.config import RunConfig, load_config
 from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
+from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training import run_dir as layout
 from hscl.training.runtime import quiet_transformers
-from hscl.training.seeds import METRIC_ORDER, summarise
+from hscl.training.seeds import summarise
 from hscl.training.trainer import load_data, train
 
 NO_CONTRASTIVE = ("loss.unimodal=false", "loss.fusion=false")
@@ -269,7 +270,7 @@ def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, di
     from scipy import stats
 
     comparison = {}
-    for key in METRIC_ORDER:
+    for key in METRIC_KEYS:
         diffs = np.array([r[key] - b[key] for r, b in zip(reference.metrics, baseline.metrics)], dtype=np.float64)
         p_value = float("nan")
         if len(diffs) > 1 and np.std(diffs) > 0:
@@ -306,12 +307,12 @@ def _cell(values: list[float], percent: bool) -> str:
 
 def results_table(results: list[RowResult], selection_column: bool = False) -> str:
     """Markdown table: one row per configuration, mean ± std over seeds (and the validation selection value)."""
-    keys = METRIC_ORDER
+    keys = METRIC_KEYS
     extra = ["valid (selection)"] if selection_column else []
     header = "| configuration | seeds | " + " | ".join([k.replace("_", " ") for k in keys] + extra) + " | epochs | wall (min) |"
     lines = [header, "|---|---|" + "---|" * (len(keys) + len(extra) + 2)]
     for result in results:
-        cells = [_cell([m[k] for m in result.metrics], k not in ("mae", "corr")) for k in keys]
+        cells = [_cell([m[k] for m in result.metrics], k in PERCENT_KEYS) for k in keys]
         if selection_column:
             cells.append(_cell(result.selection_values, False))
         wall = sum(result.wall_seconds) / 60
@@ -327,7 +328,7 @@ def comparison_table(comparison: dict[str, dict[str, float]], reference: str, ba
              "(paired t-test; n = seeds):", "",
              "| metric | mean difference | p-value | n |", "|---|---|---|---|"]
     for key, values in comparison.items():
-        scale = 1.0 if key in ("mae", "corr") else 100.0
+        scale = 100.0 if key in PERCENT_KEYS else 1.0
         p = "n/a (needs 2+ seeds)" if values["n"] < 2 else f"{values['p_value']:.3f}"
         lines.append(f"| {key} | {values['mean_diff'] * scale:+.3f}{'' if scale == 1 else ' pts'} | {p} | {values['n']} |")
     return "\n".join(lines) + "\n"

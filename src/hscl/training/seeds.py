@@ -9,10 +9,10 @@ import numpy as np
 
 from hscl.config import RunConfig
 from hscl.data.types import MSADataset
+from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training import run_dir as layout
 from hscl.training.trainer import RunResult, load_data, train
 
-METRIC_ORDER = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
 
 
 def summarise(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -28,12 +28,12 @@ def summarise(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 def summary_markdown(name: str, seeds: list[int], test: dict[str, dict[str, float]]) -> str:
     """A Markdown table of test mean ± std (accuracies and F1 in percent)."""
-    keys = [k for k in METRIC_ORDER if k in test]
+    keys = [k for k in METRIC_KEYS if k in test]
     header = "| run | seeds | " + " | ".join(keys) + " |"
     rule = "|---|---|" + "---|" * len(keys)
     cells = []
     for key in keys:
-        scale = 1.0 if key in ("mae", "corr") else 100.0
+        scale = 100.0 if key in PERCENT_KEYS else 1.0
         mean, std = test[key]["mean"] * scale, test[key]["std"] * scale
         digits = 4 if scale == 1 else 1
         spread = f" ± {std:.{digits}f}" if test[key]["n"] > 1 else ""
