@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hscl.metrics import METRIC_KEYS, format_metrics, regression_metrics
+from hscl.metrics import METRIC_KEYS, SENTIMENT_CLASSES, format_metrics, regression_metrics, sentiment_class_index
 
 
 def ref_f1_weighted(y_true: list[bool], y_pred: list[bool]) -> float:
@@ -133,3 +133,11 @@ def test_bad_input_raises(preds: np.ndarray, labels: np.ndarray, match: str) -> 
 def test_format_metrics() -> None:
     line = format_metrics({"mae": 0.71234, "corr": 0.8, "acc7": 0.45678, "acc2_non0": float("nan")})
     assert line == "mae 0.7123 | corr 0.8000 | acc7 45.68% | acc2_non0 nan"
+
+
+def test_sentiment_class_index_rounds_halves_to_even_and_clips() -> None:
+    values = [-4.2, -3.5, -2.5, -0.5, -0.2, 0.0, 0.5, 1.5, 2.5, 2.51, 3.5, 9.0]
+    classes = SENTIMENT_CLASSES.tolist()
+    expected = [classes.index(round(min(max(v, -3.0), 3.0))) for v in values]  # Python rounds half to even
+    assert sentiment_class_index(np.array(values)).tolist() == expected
+    assert expected == [0, 0, 1, 3, 3, 3, 3, 5, 5, 6, 6, 6]

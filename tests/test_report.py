@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hscl.errors import HSCLError
-from hscl.metrics import regression_metrics
-from hscl.report import (CLASSES, EMBED_MAX_POINTS, EmbeddingPanel, Epoch, add_report_command, confusion_counts,
+from hscl.metrics import SENTIMENT_CLASSES, regression_metrics
+from hscl.report import (EMBED_MAX_POINTS, EmbeddingPanel, Epoch, add_report_command, confusion_counts,
                          embedding_panels, make_report, read_epochs, report_markdown, selected_epoch, subsample,
                          tsne_perplexity)
 
@@ -254,7 +254,7 @@ def test_confusion_counts_match_a_loop_and_acc7():
     for p, y in zip(preds, labels):
         true = int(np.round(min(max(y, -3.0), 3.0)))
         predicted = int(np.round(min(max(p, -3.0), 3.0)))
-        reference[list(CLASSES).index(true), list(CLASSES).index(predicted)] += 1
+        reference[list(SENTIMENT_CLASSES).index(true), list(SENTIMENT_CLASSES).index(predicted)] += 1
     counts = confusion_counts(preds, labels)
     np.testing.assert_array_equal(counts, reference)
     assert counts.sum() == 400

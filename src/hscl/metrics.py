@@ -14,6 +14,7 @@ import torch
 from sklearn.metrics import f1_score
 
 METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
+SENTIMENT_CLASSES = np.arange(-3, 4)  # the seven classes of Acc-7
 PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})  # shown as %
 
 
@@ -41,6 +42,11 @@ def _pearson(preds: np.ndarray, labels: np.ndarray) -> float:
         warnings.warn(f"Pearson correlation is undefined because the {side} are constant; reporting NaN", stacklevel=3)
         return float("nan")
     return float(p @ y) / denominator
+
+
+def sentiment_class_index(values: np.ndarray) -> np.ndarray:
+    """Index into SENTIMENT_CLASSES of round(clip(v, -3, 3)), halves to even: the classes of Acc-7."""
+    return (np.round(np.clip(np.asarray(values, dtype=np.float64), -3.0, 3.0)) - SENTIMENT_CLASSES[0]).astype(np.int64)
 
 
 def _class_accuracy(preds: np.ndarray, labels: np.ndarray, bound: float) -> float:

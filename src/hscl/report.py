@@ -34,7 +34,6 @@ CAPTIONS = {
 }
 
 VALID_PANELS = (("mae", "valid MAE"), ("corr", "valid Corr"), ("acc2_non0", "valid Acc-2 (non0)"))
-CLASSES = np.arange(-3, 4)  # the seven sentiment classes
 LEVELS = (("unimodal", ("z_t", "z_a", "z_v")), ("fusion", ("z_at", "z_vt")))
 VIEW_STYLE = {  # marker and legend label of each projection
     "z_t": ("o", "text  z_t"), "z_a": ("^", "audio  z_a"), "z_v": ("s", "visual  z_v"),
@@ -111,17 +110,14 @@ def read_projections(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def sentiment_classes(values: np.ndarray) -> np.ndarray:
-    """Class index 0..6 of round(clip(v, -3, 3)) (numpy rounds half to even, as in `hscl.metrics`)."""
-    return (np.round(np.clip(np.asarray(values, dtype=np.float64), -3.0, 3.0)) - CLASSES[0]).astype(np.int64)
-
-
 def confusion_counts(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(7, 7) counts: row = true class -3..3, column = predicted class -3..3."""
+    from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
+
     if np.shape(predictions) != np.shape(labels):
         raise ValueError(f"predictions {np.shape(predictions)} and labels {np.shape(labels)} differ in shape")
-    counts = np.zeros((CLASSES.size, CLASSES.size), dtype=np.int64)
-    np.add.at(counts, (sentiment_classes(labels), sentiment_classes(predictions)), 1)
+    counts = np.zeros((SENTIMENT_CLASSES.size, SENTIMENT_CLASSES.size), dtype=np.int64)
+    np.add.at(counts, (sentiment_class_index(labels), sentiment_class_index(predictions)), 1)
     return counts
 
 
@@ -257,6 +253,8 @@ def plot_scatter(projections: dict[str, np.ndarray], path: Path) -> Path:
 
 def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
     """The 7-class confusion matrix on test, each cell annotated with its count."""
+    from hscl.metrics import SENTIMENT_CLASSES
+
     counts = confusion_counts(projections["prediction"], projections["labels"])
     figure = _new_figure(5.6, 5.0)
     ax = figure.subplots()
@@ -265,9 +263,9 @@ def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
     for row, col in np.ndindex(counts.shape):
         ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=9,
                 color="white" if counts[row, col] > threshold else "black")
-    ticks = range(CLASSES.size)
-    ax.set_xticks(ticks, [str(c) for c in CLASSES])
-    ax.set_yticks(ticks, [str(c) for c in CLASSES])
+    ticks = range(SENTIMENT_CLASSES.size)
+    ax.set_xticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
+    ax.set_yticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(counts) / max(counts.sum(), 1)

@@ -19,9 +19,7 @@ from hscl.data.readers.converted import (
 )
 from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequences
 from hscl.errors import DataError
-
-SENTIMENT_CLASSES = tuple(range(-3, 4))
-
+from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
 
 def write_converted(ds: MSADataset, out_dir: str | Path) -> Path:
     """Write `ds` to `out_dir` in the converted format and return the folder.
@@ -147,8 +145,8 @@ def inspect_dataset(ds: MSADataset) -> str:
 
 def label_histogram(labels: np.ndarray) -> list[int]:
     """Counts of labels in each class -3..3 after rounding (half to even) and clipping."""
-    classes = np.clip(np.round(labels[np.isfinite(labels)]), -3, 3).astype(np.int64)
-    return np.bincount(classes + 3, minlength=len(SENTIMENT_CLASSES)).tolist()
+    classes = sentiment_class_index(labels[np.isfinite(labels)])
+    return np.bincount(classes, minlength=len(SENTIMENT_CLASSES)).tolist()
 
 
 def find_problems(ds: MSADataset) -> list[str]:
