@@ -176,11 +176,9 @@ def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1, t
     if run_dir.exists():
         shutil.rmtree(run_dir)
     started = time.perf_counter()
-    result = train(config, run_dir, _DATASETS[key])
-    metric = config.train.select_metric
+    train(config, run_dir, _DATASETS[key])
     mark = {"seconds": round(time.perf_counter() - started, 1), "machine": machine_description(),
-            "concurrent_runs": concurrent_runs, "selected_epoch": result.best_epoch,
-            f"valid_{metric}": result.valid_metrics[metric]}
+            "concurrent_runs": concurrent_runs}
     layout.write_json(run_dir / WALL_FILE, mark)
     (run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)  # a finished run is never resumed
     return mark
@@ -227,19 +225,19 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
     failure: tuple[str, BaseException] | None = None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=quiet_transformers) as pool:
-        running: dict[Future, str] = {}
+        running: dict[Future, tuple[str, Path]] = {}
         while running or (queue and failure is None):
             while queue and failure is None and len(running) < jobs:
                 row, seed, config = queue.pop()
-                future = pool.submit(train_and_mark, config, run_key_dir(out_dir, row, seed), jobs, threads)
-                running[future] = f"[{row.key} seed {seed}]"
+                run_dir = run_key_dir(out_dir, row, seed)
+                running[pool.submit(train_and_mark, config, run_dir, jobs, threads)] = (f"[{row.key} seed {seed}]", run_dir)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                name, error = running.pop(future), future.exception()
+                (name, run_dir), error = running.pop(future), future.exception()
                 if error is None:
-                    mark = future.result()
-                    valid = ", ".join(f"{k} {v:.4f}" for k, v in mark.items() if k.startswith("valid_"))
-                    log(f"{name} finished in {mark['seconds']:.0f} s (selected epoch {mark['selected_epoch']}, {valid})")
+                    selection = layout.read_json(run_dir / layout.SELECTION_FILE)
+                    log(f"{name} finished in {future.result()['seconds']:.0f} s (selected epoch {selection['epoch']}, "
+                        f"valid {selection['metric']} {selection['valid'][selection['metric']]:.4f})")
                 else:
                     log(f"{name} failed: {error}")
                     failure = failure or (name, error)
