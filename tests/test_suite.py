@@ -11,8 +11,9 @@ import pytest
 
 from hscl.errors import ConfigError, DataError, HSCLError
 from hscl.config import load_config
-from hscl.suite import (Row, RowResult, Suite, collect_row, paired_comparison, results_table, run_key_dir, run_suite,
-                        suite_by_name, write_results_page)
+from hscl.benchmark.page import paired_comparison, results_table, write_results_page
+from hscl.benchmark.runner import RowResult, collect_row, run_key_dir, run_suite
+from hscl.benchmark.suites import Row, Suite, suite_by_name
 from hscl.training import run_dir as layout
 
 
@@ -146,7 +147,7 @@ def test_shipped_suites_are_well_formed():
 
 
 def test_benchmark_command_writes_the_quick_page_and_its_json(tiny_text_model_dir, tmp_path, monkeypatch):
-    from hscl import suite as suite_module
+    from hscl.benchmark import suites as suite_module
     from hscl.cli import main
 
     monkeypatch.setitem(suite_module.SUITES, "tiny", TINY_SUITE)

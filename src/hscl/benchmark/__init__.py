@@ -1,0 +1,1 @@
+"""Benchmark suites: the tables (`suites`), training them (`runner`), their results pages (`page`)."""
