@@ -15,7 +15,7 @@ its `tell`), and inside it:
 
 The share is (trial - training) / trial.
 
-    nice .venv/bin/python benchmarks/tune.py [--trials 6] [--threads 2]
+    nice .venv/bin/python benchmarks/tune.py [--trials 4] [--threads 2]
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from hscl.training.trainer import load_data  # noqa: E402
 from hscl.tune.space import read_space  # noqa: E402
 from hscl.tune.study import TuneSettings, run_study  # noqa: E402
 
-SMALL_SET = ("data.options.n_train=192", "data.options.n_valid=64", "data.options.n_test=64",
+SMALL_SET = ("data.options.n_train=96", "data.options.n_valid=32", "data.options.n_test=32",
              "train.batch_size=32", "train.device=cpu")
 SPACE = """
 params:
@@ -48,7 +48,7 @@ params:
   loss.w2: {type: float, low: 1.0e-2, high: 1.0, log: true}
   loss.temperature: {type: float, low: 0.1, high: 1.0, log: true}
   model.d_prjh: {type: categorical, choices: [32, 64, 128]}
-  train.epochs: {type: int, low: 2, high: 3}
+  train.epochs: {type: int, low: 1, high: 2}
 """
 
 seconds: dict[str, list[float]] = defaultdict(list)  # stage -> one entry per call
@@ -93,7 +93,7 @@ class TimedTrainer(trainer_module.Trainer):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     threads = configure_threads(args.threads)

@@ -181,6 +181,14 @@ def test_a_trial_that_raises_is_recorded_with_its_reason_and_the_study_goes_on(s
     assert [r["reason"] for r in rows if r["state"] == "FAIL"] == reasons
 
 
+def test_a_journal_file_storage_works_and_carries_the_study_on(settings, tmp_path):
+    journal = dataclasses.replace(settings, trials=1, storage=f"journal:{tmp_path / 'study.log'}")
+    first = trial_rows(run_study(journal))
+    study = run_study(dataclasses.replace(journal, trials=2))
+    assert trial_rows(study)[:1] == first and len(study.trials) == 2 and (tmp_path / "study.log").is_file()
+    assert not (settings.out / "study.db").exists()
+
+
 def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings):
     study = run_study(dataclasses.replace(settings, trials=3, jobs=2))
     numbers = [t.number for t in study.trials]

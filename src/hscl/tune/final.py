@@ -139,8 +139,8 @@ def write_page(study: "optuna.Study", settings: TuneSettings, results: list[RowR
         f"- Base: {setting}. Machine: {'; '.join(sorted(set(base.machines + tuned.machines)))}.",
         f"- Study: {facts['trials']} trials ({states}), TPE sampler (seed {facts['sampler_seed']}), "
         f"{facts['pruner']} pruner on each epoch's validation {metric}; objective: the selected epoch's "
-        f"validation {metric}, every trial with training seed {facts['trial_seed']}. The test split was not "
-        "loaded into any trial (dropped before training, never encoded or scored).",
+        f"validation {metric}, every trial with training seed {facts['trial_seed']}. The test split was "
+        "dropped from the data before each trial: never encoded, projected or scored during the study.",
         f"- Study wall time: {facts['elapsed_seconds'] / 60:.1f} min elapsed, {trial_minutes:.1f} min summed over trials.",
         *([f"- Fixed by `--set`, not searched: {', '.join(f'`{p}`' for p in facts['pinned'])}."]
           if facts["pinned"] else []),

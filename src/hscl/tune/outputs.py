@@ -87,7 +87,7 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
     logging.getLogger("matplotlib.category").setLevel(logging.WARNING)  # categorical axes are meant
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message=".*tight_layout")
+        warnings.filterwarnings("ignore", message=".*(tight_layout|identical low and high)")  # few trials
         for name, plot in figures.items():
             figure = np.atleast_1d(plot()).flat[0].figure
             if name != "slice":  # plot_slice sizes its figure to its number of panels

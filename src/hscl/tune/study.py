@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 PRUNERS = ("median", "hyperband", "none")
 KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or the whole run directory (model)
 STORAGE_FILE = "study.db"
+INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
 TRIALS_DIR = "trials"
 RUNTIME_FIELDS = ("device", "progress")  # train.* fields that may differ between workers of one study
 
@@ -331,8 +332,9 @@ def _run_workers(settings: TuneSettings) -> None:
     try:
         for process in workers:
             process.join()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a terminal's Ctrl-C reaches the workers too; pass it on to any that missed it
         for process in workers:
+            process.join(timeout=INTERRUPT_GRACE)
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGINT)
         for process in workers:
