@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
 IMAGES_DIR = "img"
+SIZES = {"history": (8, 4.5), "epochs": (8, 4.5), "importance": (8, 4.5), "parallel": (15, 6)}  # inches
 STALE = "no result recorded: its worker was killed or lost (failed after two missed heartbeats)"
 
 
@@ -90,9 +91,9 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
         warnings.filterwarnings("ignore", message=".*(tight_layout|identical low and high)")  # few trials
         for name, plot in figures.items():
             figure = np.atleast_1d(plot()).flat[0].figure
-            if name != "slice":  # plot_slice sizes its figure to its number of panels
-                figure.set_size_inches(8, 4.5)
-            figure.tight_layout()
+            if name in SIZES:  # plot_slice sizes its figure to its panels and places its colour bar itself
+                figure.set_size_inches(*SIZES[name])
+                figure.tight_layout()
             path = folder / f"{name}.png"
             figure.savefig(path, dpi=100)
             plt.close(figure)
