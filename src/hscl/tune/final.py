@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import optuna
 
 FINAL_DIR = "final"
-PRUNER_WORDS = {"median": "median pruner", "hyperband": "Hyperband pruner", "none": "no pruning"}
+PRUNING = {"median": "median pruner on each epoch's validation {metric}",
+           "hyperband": "Hyperband pruner on each epoch's validation {metric}", "none": "no pruning"}
 TUNED = Row("tuned", "Tuned on validation (best.yaml)")
 BASE = Row("base", "Base config (no tuning)")
 
@@ -143,7 +144,7 @@ def write_page(study: "optuna.Study", settings: TuneSettings, results: list[RowR
         "",
         f"- Base: {setting}. Machine: {'; '.join(sorted(set(base.machines + tuned.machines)))}.",
         f"- Study: {facts['trials']} trials ({states}), TPE sampler (seed {facts['sampler_seed']}), "
-        f"{PRUNER_WORDS[facts['pruner']]} on each epoch's validation {metric}; objective: the selected epoch's "
+        f"{PRUNING[facts['pruner']].format(metric=metric)}; objective: the selected epoch's "
         f"validation {metric}, every trial with training seed {facts['trial_seed']}. The test split was "
         "dropped from the data before each trial: never encoded, projected or scored during the study.",
         f"- Study wall time: {facts['elapsed_seconds'] / 60:.1f} min elapsed, {trial_minutes:.1f} min summed over trials.",
