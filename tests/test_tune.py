@@ -16,7 +16,7 @@ import pytest
 
 from hscl.cli import main
 from hscl.config import load_config
-from hscl.errors import ConfigError, HSCLError
+from hscl.errors import ConfigError
 from hscl.training import run_dir as layout
 from hscl.training.trainer import load_data
 from hscl.tune.outputs import write_outputs
@@ -50,6 +50,11 @@ def settings(tiny_text_model_dir, tmp_path) -> TuneSettings:
 
 def trial_rows(study) -> list[tuple]:
     return [(t.number, t.state.name, t.params, t.value, t.intermediate_values) for t in study.trials]
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def write_space(tmp_path: Path, text: str) -> Path:
@@ -141,8 +146,9 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
     assert len(run_study(dataclasses.replace(settings, trials=3)).trials) == 3  # nothing left to do
 
     outputs = write_outputs(study, settings)
-    rows = list(csv.DictReader(outputs["trials"].open()))
-    assert [int(r["number"]) for r in rows] == [0, 1, 2] and rows[0]["train.lr_main"] == repr(study.trials[0].params["train.lr_main"])
+    rows = read_rows(outputs["trials"])
+    assert [int(r["number"]) for r in rows] == [0, 1, 2]
+    assert rows[0]["train.lr_main"] == repr(study.trials[0].params["train.lr_main"])
     best = study.best_trial
     assert load_config(path=outputs["best"]) == settings.config_for(best.params)
     saved = layout.load_run_config(settings.out / "trials" / f"{best.number:04d}")
@@ -177,7 +183,7 @@ def test_a_trial_that_raises_is_recorded_with_its_reason_and_the_study_goes_on(s
     assert states == {1e-3: "COMPLETE", 1e40: "FAIL"}  # both choices drawn; every 1e40 trial failed
     reasons = [t.user_attrs["fail_reason"] for t in study.trials if t.state.name == "FAIL"]
     assert all(r.startswith("NonFiniteLossError: ") and "not finite" in r for r in reasons)
-    rows = list(csv.DictReader(write_outputs(study, settings)["trials"].open()))
+    rows = read_rows(write_outputs(study, settings)["trials"])
     assert [r["reason"] for r in rows if r["state"] == "FAIL"] == reasons
 
 
@@ -187,6 +193,22 @@ def test_a_journal_file_storage_works_and_carries_the_study_on(settings, tmp_pat
     study = run_study(dataclasses.replace(journal, trials=2))
     assert trial_rows(study)[:1] == first and len(study.trials) == 2 and (tmp_path / "study.log").is_file()
     assert not (settings.out / "study.db").exists()
+
+
+def test_a_pruned_trial_stops_after_the_epoch_the_pruner_names_and_is_recorded(settings, monkeypatch):
+    import optuna
+
+    monkeypatch.setattr(optuna.trial.Trial, "should_prune", lambda self: True)
+    settings = dataclasses.replace(settings, overrides=(*settings.overrides, "train.epochs=2"))
+    study = run_study(dataclasses.replace(settings, trials=1))
+    trial = study.trials[0]
+    assert trial.state.name == "PRUNED" and list(trial.intermediate_values) == [1]  # stopped after epoch 1 of 2
+    run_dir = settings.out / "trials" / "0000"
+    assert len((run_dir / layout.EPOCHS_FILE).read_text().splitlines()) == 1
+    assert not (run_dir / layout.CHECKPOINT_FILE).exists() and not (run_dir / layout.MODEL_DIR).exists()
+    outputs = write_outputs(study, settings)
+    rows = read_rows(outputs["trials"])
+    assert rows[0]["reason"] == "pruned after epoch 1" and outputs["best"] is None  # nothing completed
 
 
 def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings):
@@ -205,7 +227,8 @@ def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings
 def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings):
     settings = dataclasses.replace(settings, overrides=(*settings.overrides, "train.epochs=2"))
     command = [sys.executable, "-m", "hscl.cli", "tune", "--preset", "demo",
-               *(part for item in settings.overrides for part in ("--set", item)), "--space", settings.space.source, "--trials", "2", "--out", str(settings.out), "--heartbeat", "1"]
+               *(part for item in settings.overrides for part in ("--set", item)), "--space", settings.space.source,
+               "--trials", "2", "--out", str(settings.out), "--heartbeat", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     epochs = settings.out / "trials" / "0000" / layout.EPOCHS_FILE
     deadline = time.monotonic() + 60
@@ -216,7 +239,7 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings
     time.sleep(2.5)  # two heartbeats
     study = run_study(settings)
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
-    rows = list(csv.DictReader(write_outputs(study, settings)["trials"].open()))
+    rows = read_rows(write_outputs(study, settings)["trials"])
     assert "its worker was killed or lost" in rows[0]["reason"]
 
 
@@ -238,7 +261,7 @@ def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypa
 
 def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_page(settings, tmp_path, capsys):
     arguments = ["tune", "--preset", "demo", *(part for item in settings.overrides for part in ("--set", item)),
-                 "--space", settings.space.source, "--trials", "1", "--out", str(settings.out),
+                 "--space", settings.space.source, "--trials", "1", "--out", str(settings.out), "--keep", "run",
                  "--final-seeds", "1", "2", "--results", str(tmp_path / "docs" / "tune.md")]
     assert main(arguments) == 0
     page = (tmp_path / "docs" / "tune.md").read_text()
@@ -250,3 +273,5 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert "`tuned` minus `base`" in page and "On test, over 2 seeds, tuned minus base mae is" in page
     assert "![history](img/tune/history.png)" in page and (tmp_path / "docs" / "img" / "tune" / "history.png").is_file()
     assert summary["study"]["trials"] == 1 and "results page:" in capsys.readouterr().out
+    trial_dir = settings.out / "trials" / "0000"  # --keep run: the trial keeps its model, never its resume state
+    assert (trial_dir / layout.MODEL_DIR).is_dir() and not (trial_dir / layout.CHECKPOINT_FILE).exists()

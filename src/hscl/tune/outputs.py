@@ -20,7 +20,7 @@ SIZES = {"history": (8, 4.5), "epochs": (8, 4.5), "importance": (8, 4.5), "paral
 STALE = "no result recorded: its worker was killed or lost (failed after two missed heartbeats)"
 
 
-def trial_reason(trial: "optuna.trial.FrozenTrial") -> str:
+def trial_reason(trial: optuna.trial.FrozenTrial) -> str:
     """Why a trial ended as it did, in a few words (empty for a complete one)."""
     state = trial.state.name
     if state == "PRUNED":
@@ -32,7 +32,7 @@ def trial_reason(trial: "optuna.trial.FrozenTrial") -> str:
     return ""
 
 
-def write_trials_csv(study: "optuna.Study", settings: TuneSettings) -> Path:
+def write_trials_csv(study: optuna.Study, settings: TuneSettings) -> Path:
     """One row per trial: state, objective value, selected epoch, epochs run, seconds, parameters, reason, run dir."""
     path = settings.out / TRIALS_CSV
     params = [param.path for param in settings.space.params]
@@ -49,14 +49,14 @@ def write_trials_csv(study: "optuna.Study", settings: TuneSettings) -> Path:
     return path
 
 
-def completed(study: "optuna.Study") -> list["optuna.trial.FrozenTrial"]:
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The study's complete trials."""
     import optuna
 
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def write_best(study: "optuna.Study", settings: TuneSettings) -> Path | None:
+def write_best(study: optuna.Study, settings: TuneSettings) -> Path | None:
     """`best.yaml`: the full config of the best complete trial (None when no trial completed)."""
     if not completed(study):
         return None
@@ -65,7 +65,7 @@ def write_best(study: "optuna.Study", settings: TuneSettings) -> Path | None:
     return path
 
 
-def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
+def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
     """Optimisation history, per-epoch validation curves, parallel coordinates, slices and (two or more
     complete trials) parameter importances, as PNG files in `folder`."""
     import matplotlib
@@ -88,7 +88,7 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
     logging.getLogger("matplotlib.category").setLevel(logging.WARNING)  # categorical axes are meant
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message=".*(tight_layout|identical low and high)")  # few trials
+        warnings.filterwarnings("ignore", message=".*(tight_layout|identical low and high|No artists)")  # few trials
         for name, plot in figures.items():
             figure = np.atleast_1d(plot()).flat[0].figure
             if name in SIZES:  # plot_slice sizes its figure to its panels and places its colour bar itself
@@ -101,7 +101,7 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
     return written
 
 
-def write_outputs(study: "optuna.Study", settings: TuneSettings) -> dict[str, Path | list[Path] | None]:
+def write_outputs(study: optuna.Study, settings: TuneSettings) -> dict[str, Path | list[Path] | None]:
     """Every output of a study, from its storage: trials.csv, best.yaml, pictures."""
     return {"trials": write_trials_csv(study, settings), "best": write_best(study, settings),
             "pictures": write_pictures(study, settings.out / IMAGES_DIR)}

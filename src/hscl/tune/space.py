@@ -52,7 +52,7 @@ class Param:
         """The values that must each make a valid config: both bounds, or every choice."""
         return self.choices if self.kind == "categorical" else (self.low, self.high)
 
-    def suggest(self, trial: "optuna.Trial") -> Any:
+    def suggest(self, trial: optuna.Trial) -> Any:
         """Draw this parameter's value for `trial`."""
         if self.kind == "float":
             return trial.suggest_float(self.path, self.low, self.high, log=self.log, step=self.step)
@@ -84,7 +84,7 @@ class SearchSpace:
         """The `params` mapping of a space file."""
         return {param.path: param.to_dict() for param in self.params}
 
-    def without(self, paths: set[str]) -> "SearchSpace":
+    def without(self, paths: set[str]) -> SearchSpace:
         """This space less the parameters at `paths`."""
         return SearchSpace(tuple(p for p in self.params if p.path not in paths), self.source, self.description)
 
@@ -191,7 +191,7 @@ def check_space(space: SearchSpace, preset: str | None, path: str | Path | None,
 
 
 def trial_config(preset: str | None, path: str | Path | None, overrides: list[str],
-                 values: dict[str, Any]) -> "RunConfig":
+                 values: dict[str, Any]) -> RunConfig:
     """The config of a trial: the base config with the searched `values` (path -> value) set."""
     return load_config(preset=preset, path=path,
                        overrides=[*overrides, *(override(key, value) for key, value in values.items())])

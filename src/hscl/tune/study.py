@@ -18,9 +18,10 @@ import platform
 import shutil
 import signal
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hscl.config import load_config
 from hscl.errors import ConfigError, HSCLError
@@ -71,11 +72,11 @@ class TuneSettings:
         """The storage this study uses."""
         return self.storage or f"sqlite:///{(self.out / STORAGE_FILE).resolve()}"
 
-    def base_config(self) -> "RunConfig":
+    def base_config(self) -> RunConfig:
         """The config every trial starts from (preset or file, then --set)."""
         return load_config(preset=self.preset, path=self.config_path, overrides=list(self.overrides))
 
-    def config_for(self, params: dict[str, Any], *extra: str) -> "RunConfig":
+    def config_for(self, params: dict[str, Any], *extra: str) -> RunConfig:
         """The config of a trial with searched values `params`; `extra` overrides go before them."""
         return trial_config(self.preset, self.config_path, [*self.overrides, *extra], params)
 
@@ -113,16 +114,17 @@ def check_storage_url(url: str | None) -> None:
         return
     allowed = "expected sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://..., or journal:FILE"
     if url.startswith("journal:"):
-        folder = Path(url[len("journal:"):]).parent
-        if not url[len("journal:"):] or not folder.is_dir():
-            raise ConfigError(f"--storage {url!r}: the journal file's folder {str(folder)!r} does not exist; {allowed}")
+        file = url[len("journal:"):]
+        if not file or not Path(file).parent.is_dir():
+            raise ConfigError(f"--storage {url!r}: the journal file's folder {str(Path(file).parent)!r} does not "
+                              f"exist (or no file is named); {allowed}")
         return
     import sqlalchemy
 
     try:
         parsed = sqlalchemy.engine.make_url(url)
         sqlalchemy.create_engine(parsed).dispose()  # loads the dialect and its driver, connects to nothing
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL or a missing driver
+    except Exception as err:  # SQLAlchemy raises several types for a bad URL or a missing driver
         raise ConfigError(f"--storage {url!r}: {_one_line(err)}; {allowed}") from err
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).parent.is_dir():
         raise ConfigError(f"--storage {url!r}: the folder {str(Path(parsed.database).parent)!r} does not exist")
@@ -132,7 +134,7 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
 
 
-def open_storage(settings: TuneSettings) -> "optuna.storages.BaseStorage":
+def open_storage(settings: TuneSettings) -> optuna.storages.BaseStorage:
     """The study's storage, connected; killed trials are failed after two missed heartbeats (RDB storages)."""
     import optuna
 
@@ -147,7 +149,7 @@ def open_storage(settings: TuneSettings) -> "optuna.storages.BaseStorage":
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat,
                                               grace_period=2 * settings.heartbeat)
-    except Exception as err:  # noqa: BLE001 - a storage that cannot be opened is the user's to fix
+    except Exception as err:  # a storage that cannot be opened is the user's to fix
         raise ConfigError(f"--storage {url!r}: cannot open it: {_one_line(err)}") from err
 
 
@@ -160,7 +162,7 @@ def definition(settings: TuneSettings) -> dict[str, Any]:
                                   "metric": settings.base_config().train.select_metric}))
 
 
-def open_study(settings: TuneSettings, worker: int = 0) -> "optuna.Study":
+def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     """Create or load the study, check it searches what `settings` say, fail stale trials, seed the sampler.
 
     The sampler's seed mixes `sampler_seed`, the worker index and the trials already in the study, so
@@ -195,7 +197,7 @@ def open_study(settings: TuneSettings, worker: int = 0) -> "optuna.Study":
                              sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
 
 
-def validation_only(dataset: "MSADataset") -> "MSADataset":
+def validation_only(dataset: MSADataset) -> MSADataset:
     """`dataset` without its test split."""
     from hscl.data.types import MSADataset
 
@@ -206,12 +208,12 @@ def validation_only(dataset: "MSADataset") -> "MSADataset":
 class Objective:
     """Train one trial's configuration on train, select on valid, and return the selected validation value."""
 
-    def __init__(self, settings: TuneSettings, dataset: "MSADataset | None" = None) -> None:
+    def __init__(self, settings: TuneSettings, dataset: MSADataset | None = None) -> None:
         self.settings = settings
         self.metric = settings.base_config().train.select_metric
-        self._data: tuple[str, "MSADataset"] | None = None if dataset is None else ("given", validation_only(dataset))
+        self._data: tuple[str, MSADataset] | None = None if dataset is None else ("given", validation_only(dataset))
 
-    def data_for(self, config: "RunConfig") -> "MSADataset":
+    def data_for(self, config: RunConfig) -> MSADataset:
         """The data `config` names, test split dropped; loaded once per worker while the data config stays."""
         from hscl.training.trainer import load_data
 
@@ -220,7 +222,7 @@ class Objective:
             self._data = (key, validation_only(load_data(config)))
         return self._data[1]
 
-    def __call__(self, trial: "optuna.Trial") -> float:
+    def __call__(self, trial: optuna.Trial) -> float:
         import optuna
         import torch
 
@@ -262,7 +264,7 @@ def tidy(run_dir: Path, keep: str) -> None:
         shutil.rmtree(run_dir / layout.MODEL_DIR)
 
 
-def optimise(settings: TuneSettings, worker: int = 0, dataset: "MSADataset | None" = None) -> None:
+def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
     """Run trials in this process until the study holds `settings.trials` trials (or the timeout passes)."""
     import optuna
     import torch
@@ -293,8 +295,8 @@ def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
         raise SystemExit(130) from None
 
 
-def run_study(settings: TuneSettings, dataset: "MSADataset | None" = None,
-              log: Callable[[str], None] = print) -> "optuna.Study":
+def run_study(settings: TuneSettings, dataset: MSADataset | None = None,
+              log: Callable[[str], None] = print) -> optuna.Study:
     """Run (or carry on) the study with `settings.jobs` workers on this machine; return it, reloaded.
 
     `dataset` (one worker only) replaces the data the config names, e.g. to prove test labels are unused.
