@@ -21,7 +21,7 @@ from hscl.training import run_dir as layout
 from hscl.training.trainer import load_data
 from hscl.tune.outputs import write_outputs
 from hscl.tune.space import read_space, shipped_spaces
-from hscl.tune.study import TuneSettings, run_study
+from hscl.tune.study import TuneSettings, run_study, validated
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -275,3 +275,16 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert summary["study"]["trials"] == 1 and "results page:" in capsys.readouterr().out
     trial_dir = settings.out / "trials" / "0000"  # --keep run: the trial keeps its model, never its resume state
     assert (trial_dir / layout.MODEL_DIR).is_dir() and not (trial_dir / layout.CHECKPOINT_FILE).exists()
+
+    from hscl.config import save_config
+    from hscl.tune.final import run_final
+
+    best = settings.out / "best.yaml"  # as if a study carried on had found a new best: its runs are retrained
+    save_config(load_config(path=best, overrides=["train.lr_main=0.0042"]), best)
+    base_test = (settings.out / "final" / "base" / "seed_1" / layout.TEST_FILE).stat().st_mtime_ns
+    messages: list[str] = []
+    once = dataclasses.replace(settings, trials=1)
+    run_final(run_study(once), validated(once), [1, 2], tmp_path / "again.md", "hscl tune", messages.append)
+    assert sum("training" in m for m in messages) == 2 and sum("kept" in m for m in messages) == 2
+    assert layout.load_run_config(settings.out / "final" / "tuned" / "seed_2").train.lr_main == 0.0042
+    assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_FILE).stat().st_mtime_ns == base_test

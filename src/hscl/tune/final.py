@@ -17,10 +17,13 @@ from hscl.benchmark.suites import Row
 from hscl.config import load_config
 from hscl.metrics import PERCENT_KEYS
 from hscl.tune.outputs import BEST_YAML, IMAGES_DIR, completed
+from hscl.training import run_dir as layout
 from hscl.tune.study import TuneSettings
 
 if TYPE_CHECKING:
     import optuna
+
+    from hscl.config import RunConfig
 
 FINAL_DIR = "final"
 PRUNING = {"median": "median pruner on each epoch's validation {metric}",
@@ -39,16 +42,24 @@ def run_final(study: optuna.Study, settings: TuneSettings, seeds: list[int], pag
         BASE.key: lambda seed: load_config(preset=settings.preset, path=settings.config_path,
                                            overrides=[*settings.overrides, f"train.seed={seed}", "train.progress=false"]),
     }
+    searched = [param.path for param in settings.space.params]
     for row in (TUNED, BASE):
         for seed in seeds:
             run_dir = run_key_dir(out, row, seed)
-            if is_finished(run_dir):
+            config = configs[row.key](seed)
+            if is_finished(run_dir) and same_values(layout.load_run_config(run_dir), config, searched):
                 log(f"[final {row.key} seed {seed}] finished earlier, kept")
                 continue
             log(f"[final {row.key} seed {seed}] training, then test once")
-            train_and_mark(configs[row.key](seed), run_dir)
+            train_and_mark(config, run_dir)
     results = [collect_row(out, row, list(seeds)) for row in (TUNED, BASE)]
     return write_page(study, settings, results, page, command)
+
+
+def same_values(trained: RunConfig, wanted: RunConfig, paths: list[str]) -> bool:
+    """Whether a finished run was trained with `wanted`'s values at `paths` (a study carried on may pick a new best)."""
+    trained_values, wanted_values = trained.to_dict(), wanted.to_dict()
+    return all(_lookup(trained_values, path) == _lookup(wanted_values, path) for path in paths)
 
 
 def code_version() -> str:
