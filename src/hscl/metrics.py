@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
-METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
+from hscl.metric_names import LOWER_IS_BETTER, METRIC_KEYS, PERCENT_KEYS
+
+__all__ = ["LOWER_IS_BETTER", "METRIC_KEYS", "PERCENT_KEYS", "SENTIMENT_CLASSES", "format_metrics",
+           "regression_metrics", "sentiment_class_index"]
 SENTIMENT_CLASSES = np.arange(-3, 4)  # the seven classes of Acc-7
-PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})  # shown as %
 
 
 def _as_vector(values: Any, name: str) -> np.ndarray:

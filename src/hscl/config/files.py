@@ -130,4 +130,4 @@ def config_schema() -> dict[str, Any]:
         rules.append({"if": {"properties": {"format": {"const": format}}, "required": ["format"]},
                       "then": {"properties": {"options": {"$ref": f"#/$defs/{options.__name__}"}}}})
     definitions["DataConfig"]["allOf"] = rules
-    return {"$schema": SCHEMA_DIALECT, "title": "hscl run config", **schema}
+    return {"$schema": SCHEMA_DIALECT, **schema, "title": "hscl run config"}

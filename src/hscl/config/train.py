@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from hscl.config.base import Settings
-from hscl.metrics import METRIC_KEYS
+from hscl.metric_names import METRIC_KEYS
 
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[int, Field(ge=1)]

@@ -26,7 +26,7 @@ from hscl.data.loading import load_dataset
 from hscl.data.types import MODALITIES, Batch, MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.losses import HSCLLoss
-from hscl.metrics import format_metrics, regression_metrics
+from hscl.metrics import LOWER_IS_BETTER, format_metrics, regression_metrics
 from hscl.model.hscl import HSCL
 from hscl.training import distributed
 from hscl.training import run_dir as layout
@@ -36,7 +36,6 @@ from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.runtime import seed_everything
 
 logger = logging.getLogger("hscl.train")
-LOWER_IS_BETTER = {"mae"}
 
 
 class NonFiniteLossError(HSCLError):
