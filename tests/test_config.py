@@ -283,3 +283,10 @@ def test_light_commands_import_neither_torch_nor_transformers(argv):
             "print('HEAVY', heavy)" % (argv,))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY []", out[-500:]
+
+
+def test_format_help_lists_every_format():
+    from hscl.cli._shared import FORMAT_HELP
+    from hscl.config import DATA_FORMATS
+
+    assert all(name in FORMAT_HELP for name in DATA_FORMATS)

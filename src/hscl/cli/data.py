@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-FORMAT_HELP = ("dataset format (default: detect from the path): mult, mmim, mmsa, utterance, converted or synthetic")
+from hscl.cli._shared import FORMAT_HELP
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

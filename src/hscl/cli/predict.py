@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from hscl.cli._shared import DEVICE_HELP, start_logging
+from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                         "prediction, label).")
     parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
     parser.add_argument("--data", required=True, help="dataset file or folder")
-    parser.add_argument("--format", help="format of --data (default: detect; see `hscl data inspect --help`)")
+    parser.add_argument("--format", help=f"format of --data: {FORMAT_HELP}")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="split(s) to predict")
     parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace)")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)

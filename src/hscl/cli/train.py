@@ -32,9 +32,27 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    start_logging()
     from hscl.config import load_config
     from hscl.errors import ConfigError
+
+    config = None
+    if args.resume:
+        if args.set or args.seeds or args.out:
+            raise ConfigError("--resume carries on a run with the config saved in it; "
+                              "--set, --seeds and --out cannot be combined with it")
+    else:  # the whole config and the text model are checked before torch is even imported
+        overrides = list(args.set)
+        if args.device:
+            overrides.append(f"train.device={args.device}")
+        if args.no_progress:
+            overrides.append("train.progress_bar=false")
+        if args.log:
+            overrides.append(f"train.log={args.log}")
+        if args.checkpoint_every is not None:
+            overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
+        config = load_config(preset=args.preset, path=args.config, overrides=overrides)
+        config.check_text_model()
+    start_logging()
     from hscl.metrics import format_metrics
     from hscl.training import distributed
     from hscl.training.seeds import train_seeds
@@ -42,24 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = distributed.context_from_env()
     try:
-        if args.resume:
-            if args.set or args.seeds or args.out:
-                raise ConfigError("--resume carries on a run with the config saved in it; "
-                                  "--set, --seeds and --out cannot be combined with it")
+        if config is None:
             args.interrupt_hint = f"; resume with: hscl train --resume {args.resume}"
             result = resume(args.resume, device=args.device, progress_bar=False if args.no_progress else None,
                             log=args.log, checkpoint_every=args.checkpoint_every)
         else:
-            overrides = list(args.set)
-            if args.device:
-                overrides.append(f"train.device={args.device}")
-            if args.no_progress:
-                overrides.append("train.progress_bar=false")
-            if args.log:
-                overrides.append(f"train.log={args.log}")
-            if args.checkpoint_every is not None:
-                overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
-            config = load_config(preset=args.preset, path=args.config, overrides=overrides)
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
             args.interrupt_hint = f"; resume with: hscl train --resume {out}"
             if args.seeds:
