@@ -52,7 +52,7 @@ class Settings(BaseModel):
             _building.reset(token)
 
     def replace(self: S, **changes: Any) -> S:
-        """A validated copy with `changes` applied (nested sections may be given as mappings or objects)."""
+        """A validated copy with `changes` applied; a section given (as an object or a mapping) replaces it whole."""
         values = self.model_dump()
         values.update({key: value.model_dump() if isinstance(value, BaseModel) else value
                        for key, value in changes.items()})
