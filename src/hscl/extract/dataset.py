@@ -44,27 +44,39 @@ def check_output(out: Path) -> None:
 
 
 def build_dataset(plan: dict[Path, list[Utterance]], result: ExtractionResult, settings: ExtractSettings,
-                  source: str) -> MSADataset:
-    """The usable utterances, in plan order, as a dataset: labelled splits, or every sample in test with NaN labels."""
+                  source: str, labelled: bool | None = None) -> MSADataset:
+    """The usable utterances, in plan order, as a dataset: labelled splits, or every sample in test with NaN labels.
+
+    `labelled=None` follows the transcripts (labelled when they have labels); False ignores any labels.
+    """
     kept = [(file, u) for file, utterances in plan.items() for u in utterances if u.id in result.features]
     if not kept:
         raise DataError(source, f"no utterance could be extracted; see the {len(result.problems)} problems in {REPORT_FILE}")
-    labelled = kept[0][1].label is not None
-    with_split = {u.split is not None for _, u in kept}
-    if len(with_split) > 1:
-        missing = next(u.id for _, u in kept if u.split is None)
-        raise DataError(source, f"id {missing!r} has no split while others have one; give every row a split or none")
-    groups: dict[str, list[Utterance]] = {split: [] for split in SPLITS}
-    for file, u in kept:
-        groups[(u.split or _hash_split(file.stem)) if labelled else "test"].append(u)
-    if labelled and (empty := [split for split in SPLITS if not groups[split]]):
-        raise DataError(source, f"split(s) {empty} would be empty; give the transcripts a split column (train, valid, test)")
+    if labelled is None:
+        labelled = kept[0][1].label is not None
+    groups = assign_splits(kept, source) if labelled else {"train": [], "valid": [], "test": [u for _, u in kept]}
     splits = {split: _split(groups[split], result, settings, labelled) for split in SPLITS}
     faceless = sum(f.faceless_frames for f in result.features.values())
     notes = [f"extracted by hscl extract: {len(kept)} utterances, {len(result.problems)} left out (see {REPORT_FILE})"]
     if faceless:
         notes.append(f"visual: {faceless} sampled frames without a detected face are left out of the sequences")
     return MSADataset(splits=splits, source=source, format="extracted", notes=notes)
+
+
+def assign_splits(utterances: list[tuple[Path, Utterance]], source: str) -> dict[str, list[Utterance]]:
+    """Labelled utterances by split: their split column, or all of a file's in the split its name hashes to.
+
+    A `DataError` when some rows have a split and others not, or when a split would be empty.
+    """
+    if len({u.split is not None for _, u in utterances}) > 1:
+        missing = next(u.id for _, u in utterances if u.split is None)
+        raise DataError(source, f"id {missing!r} has no split while others have one; give every row a split or none")
+    groups: dict[str, list[Utterance]] = {split: [] for split in SPLITS}
+    for file, u in utterances:
+        groups[u.split or _hash_split(file.stem)].append(u)
+    if empty := [split for split in SPLITS if not groups[split]]:
+        raise DataError(source, f"split(s) {empty} would be empty; give the transcripts a split column (train, valid, test)")
+    return groups
 
 
 def _hash_split(stem: str) -> str:

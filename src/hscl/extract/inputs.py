@@ -150,7 +150,7 @@ def plan_utterances(media: list[Path], segments: Path | None = None, transcripts
         plan = {file: [Utterance(file.stem, 0.0, None)] for file in media}
     if not srts:
         source = csvs[0] if csvs else None
-        plan = {file: [_with_transcript(u, table, source) for u in utterances] for file, utterances in plan.items()}
+        plan = {file: [_with_transcript(u, file, table, source) for u in utterances] for file, utterances in plan.items()}
     _check_labels(plan, csvs[0] if csvs else None)
     return plan
 
@@ -170,11 +170,11 @@ def _plan_from_srt(media: list[Path], srts: list[Path]) -> dict[Path, list[Utter
     return plan
 
 
-def _with_transcript(utterance: Utterance, table: dict[str, Transcript], source: Path | None) -> Utterance:
+def _with_transcript(utterance: Utterance, file: Path, table: dict[str, Transcript], source: Path | None) -> Utterance:
     row = table.get(utterance.id)
     if row is None:
-        where = f"not in {source}" if source else "no transcript given"
-        raise DataError(utterance.id, f"utterance has no transcript ({where}); {TRANSCRIPT_HELP}")
+        where = f"no row with id {utterance.id!r}" if source else f"no transcript for id {utterance.id!r}"
+        raise DataError(source or file, f"{where} (utterance of {file}); {TRANSCRIPT_HELP}")
     return Utterance(utterance.id, utterance.start, utterance.end, row.text, row.label, row.split)
 
 

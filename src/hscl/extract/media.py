@@ -87,6 +87,8 @@ def _utterance(start: float, end: float, signal: np.ndarray | None, faces: list 
         if is_silent(piece):
             return None, "silent audio (RMS below -80 dBFS)"
         audio = audio_features(piece, SAMPLE_RATE, settings.audio_set, settings.audio_rate)
+        if len(audio) == 0:
+            return None, f"audio too short for one openSMILE frame ({len(piece) / SAMPLE_RATE:.3f} s)"
         features.audio, cut = _cap(audio, settings.max_frames)
         features.truncated |= cut
     if faces is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hscl.extract.dataset import CACHE_DIR, REPORT_FILE, build_dataset, check_output, is_labelled, write_dataset
+from hscl.extract.dataset import CACHE_DIR, REPORT_FILE, assign_splits, build_dataset, check_output, is_labelled, write_dataset
 from hscl.extract.inputs import find_media, plan_utterances
 from hscl.extract.runner import run_extraction
 from hscl.extract.settings import ExtractSettings
@@ -20,6 +20,8 @@ def extract(media: list[str], out: Path, settings: ExtractSettings, segments: st
     files = find_media(media)
     plan = plan_utterances(files, Path(segments) if segments else None, [Path(t) for t in transcripts or []])
     check_installed(settings)
+    if all(u.label is not None for utterances in plan.values() for u in utterances):
+        assign_splits([(file, u) for file, utterances in plan.items() for u in utterances], str(out))
     result = run_extraction(plan, settings, out / CACHE_DIR, jobs=jobs, progress=progress)
     dataset = build_dataset(plan, result, settings, str(out))
     write_dataset(out, dataset, result, settings, files=len(plan))
