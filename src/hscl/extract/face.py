@@ -99,7 +99,6 @@ def geometry(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _face_mesh():
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's native start-up lines
-    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
     import mediapipe as mp
 
     # Every frame is searched on its own (no tracking), so a frame's features do not depend on the ones before.
@@ -108,7 +107,9 @@ def _face_mesh():
 
 def detect_landmarks(frame: np.ndarray) -> np.ndarray | None:
     """Normalised landmarks (478, 3) of the most prominent face in an RGB frame, or None if there is no face."""
-    result = _face_mesh().process(np.ascontiguousarray(frame))
+    with warnings.catch_warnings():  # mediapipe 0.10.14 calls a protobuf method that protobuf 4.25 marks deprecated
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        result = _face_mesh().process(np.ascontiguousarray(frame))
     if not result.multi_face_landmarks:
         return None
     return np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
