@@ -1,7 +1,8 @@
 """What to extract: media files, their utterances (segments CSV, SRT cues or whole files) and transcripts.
 
 Everything here is checked before any media is decoded, and every problem is one `DataError` naming
-the file, the line and what is allowed.
+the file, the line and what is allowed. The module imports no torch (`hscl.data.types` is imported
+where it is used), so extraction worker processes, which need `Utterance`, start quickly.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from hscl.data.types import LABEL_RANGE, SPLITS
 from hscl.errors import DataError
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
@@ -88,6 +88,8 @@ def read_segments(path: Path, media: list[Path]) -> dict[Path, list[tuple[str, f
 
 def read_transcripts(path: Path) -> dict[str, Transcript]:
     """Transcripts CSV `id, text[, label][, split]` by id; label and split are all-or-nothing per column."""
+    from hscl.data.types import SPLITS
+
     transcripts: dict[str, Transcript] = {}
     for line, row in _csv_rows(path, ("id", "text")):
         where = f"line {line}"
@@ -215,6 +217,8 @@ def _seconds(value: str, path: Path, where: str, column: str) -> float:
 
 
 def _label(value: str, path: Path, where: str) -> float:
+    from hscl.data.types import LABEL_RANGE
+
     low, high = LABEL_RANGE
     try:
         label = float(value)
