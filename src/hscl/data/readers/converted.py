@@ -9,6 +9,8 @@ Layout of a converted folder (written by `hscl.data.convert.write_converted`)::
     texts.csv           split, id, text (UTF-8, one row per sample, in split order)
 
 Arrays are loaded with `allow_pickle=False` and re-padded on the right to the recorded padded length.
+The manifest may hold more fields, which this reader ignores, except `labelled` (default true): `hscl
+extract` writes false for data without labels (all samples in test, labels NaN), read only on request.
 """
 from __future__ import annotations
 
