@@ -31,7 +31,8 @@ from step import MAX_TEXT_LEN, benchmark_split, minilm_path  # noqa: E402
 
 from hscl.data.batching import EncodedSplit, encode_split, iter_batches  # noqa: E402
 from hscl.data.types import SplitData  # noqa: E402
-from hscl.model.hscl import HSCL, HSCLConfig, load_tokenizer  # noqa: E402
+from hscl.config import HSCLConfig  # noqa: E402
+from hscl.model.hscl import HSCL, load_tokenizer  # noqa: E402
 from hscl.training.inference import Predictor  # noqa: E402
 
 BATCH_SIZE = 64

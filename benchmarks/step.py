@@ -47,7 +47,7 @@ from hscl.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
 from hscl.data.batching import batch_indices, encode_split  # noqa: E402
 from hscl.data.readers import synthetic  # noqa: E402
 from hscl.data.types import Batch, MSADataset, Sequences, SplitData  # noqa: E402
-from hscl.model.hscl import HSCLConfig  # noqa: E402
+from hscl.config import HSCLConfig  # noqa: E402
 from hscl.training.trainer import Trainer  # noqa: E402
 
 BATCH_SIZE = 32
@@ -123,7 +123,7 @@ def build_trainer(name: str, scratch: Path, device: str = "cpu", amp: bool = Fal
                           "test": benchmark_split(tokenizer, 2, seed=2)}, source="benchmark", format="synthetic")
     config = RunConfig(data=DataConfig(format="synthetic", max_text_len=MAX_TEXT_LEN),
                        model=HSCLConfig(text_model=text_model),
-                       train=TrainConfig(batch_size=BATCH_SIZE, device=device, amp=amp, progress=False))
+                       train=TrainConfig(batch_size=BATCH_SIZE, device=device, amp=amp, progress_bar=False))
     trainer = Trainer(config, scratch / "run", dataset)
     trainer.model.train()  # as train_epoch does; from_pretrained leaves the text encoder in eval mode
     return trainer

@@ -1,7 +1,6 @@
 """Data parallel on CPU: 2 processes (gloo) give the losses, gradients and weights of 1 process."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -19,8 +18,8 @@ from hscl.config import DataConfig, RunConfig, TrainConfig
 from hscl.data.batching import encode_split
 from hscl.data.loading import load_dataset
 from hscl.errors import ConfigError
-from hscl.losses import LossConfig
-from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
+from hscl.config import LossConfig
+from hscl.config import HSCLConfig, SequenceEncoderConfig
 from hscl.training import distributed
 from hscl.training import run_dir as layout
 from hscl.training.checkpoint import load_checkpoint
@@ -53,7 +52,7 @@ def run_config(text_model: Path, loss: LossConfig, **train) -> RunConfig:
                          fusion_heads=4, d_prjh=16, fusion_dropout=0.0, dropout_prj=0.0),
         loss=loss,
         train=TrainConfig(**{"epochs": 2, "batch_size": 15, "eval_batch_size": 8, "lr_main": 1e-3, "lr_bert": 1e-4,
-                             "scheduler_step": 1, "grad_clip": 0.0, "progress": False, "device": "cpu",
+                             "scheduler_step": 1, "grad_clip": 0.0, "progress_bar": False, "device": "cpu",
                              "seed": 5, **train}),
     )
 
@@ -170,7 +169,7 @@ def test_only_the_main_process_writes_and_the_checkpoint_holds_every_rank(runs):
 
 
 def test_hscl_train_under_torchrun(no_dropout_bert, tmp_path):
-    config = dataclasses.asdict(run_config(no_dropout_bert, LossConfig(), epochs=1))
+    config = run_config(no_dropout_bert, LossConfig(), epochs=1).to_dict()
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),

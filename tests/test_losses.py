@@ -366,7 +366,7 @@ def test_hscl_rejects_mismatched_prediction() -> None:
         {"alpha": -0.1},
         {"w1": float("nan")},
         {"w2": float("inf")},
-        {"w2": "0.1"},
+        {"w2": "0.1"},  # a quoted number is a string, not a weight
         {"alpha": True},
         {"temperature": 0.0},
         {"temperature": -1},

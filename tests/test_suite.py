@@ -85,7 +85,7 @@ def test_parallel_suite_matches_the_sequential_one(tiny_text_model_dir, tmp_path
 
 def test_parallel_suite_stops_at_the_first_failure_and_names_it(tiny_text_model_dir, tmp_path):
     missing = tmp_path / "no-such-data"
-    overrides = [*tiny_overrides(tiny_text_model_dir), "data.format=utterance", f"data.path={missing}"]
+    overrides = [*tiny_overrides(tiny_text_model_dir), "data.format=utterance", "data.options={}", f"data.path={missing}"]
     messages: list[str] = []
     with pytest.raises(HSCLError, match=r"suite run \[\w+ seed \d\] failed: .*no-such-data.*run the suite again"):
         run_suite(TINY_SUITE, tmp_path / "runs", extra=overrides, jobs=2, log=messages.append)

@@ -12,7 +12,8 @@ from threadpoolctl import threadpool_limits
 
 from hscl.data.loading import load_dataset
 from hscl.data.readers import synthetic
-from hscl.data.readers.synthetic import SyntheticConfig, round_to_grid
+from hscl.config import SyntheticConfig
+from hscl.data.readers.synthetic import round_to_grid
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import ConfigError
 
@@ -106,7 +107,7 @@ def test_text_uses_the_lexicon(default: MSADataset) -> None:
 
 
 def test_positive_words_follow_positive_labels_without_misleading() -> None:
-    ds = synthetic.read(seed=2, misleading_fraction=0.0, text_noise=0.0, n_train=400, n_valid=1, n_test=1)
+    ds = synthetic.read(seed=2, misleading_fraction=0.0, text_noise=0.0, n_train=400, n_valid=2, n_test=2)
     positive = set(synthetic.POSITIVE_ADJECTIVES)
     negative = set(synthetic.NEGATIVE_ADJECTIVES)
     for text, label in zip(ds["train"].texts, ds["train"].labels):

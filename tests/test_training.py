@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 from hscl.cli import main
 from hscl.config import DataConfig, RunConfig, TrainConfig
 from hscl.data.loading import load_dataset
-from hscl.losses import LossConfig
-from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
+from hscl.config import LossConfig
+from hscl.config import HSCLConfig, SequenceEncoderConfig
 from hscl.training import run_dir as layout
 from hscl.training.inference import Predictor, evaluate_run, predict_run
 from hscl.training.seeds import summary_markdown, train_seeds
@@ -32,7 +31,7 @@ def tiny_config(text_model, modalities: str = "audio+visual", epochs: int = 2) -
                          fusion_heads=4, d_prjh=16),
         loss=LossConfig(),
         train=TrainConfig(epochs=epochs, batch_size=16, eval_batch_size=16, lr_main=1e-3, lr_bert=1e-4,
-                          scheduler_step=1, progress=False, device="cpu", seed=5),
+                          scheduler_step=1, progress_bar=False, device="cpu", seed=5),
     )
 
 
@@ -133,12 +132,11 @@ def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, mon
     from hscl.training.trainer import Trainer
 
     base = tiny_config(tiny_text_model_dir, "audio", epochs=1)
-    base = dataclasses.replace(base, loss=LossConfig(unimodal=False, fusion=False),
-                               data=dataclasses.replace(base.data, options={**SIZES, "n_train": 16}))
+    base = base.replace(loss=LossConfig(unimodal=False, fusion=False),
+                        data=base.data.replace(options={**SIZES, "n_train": 16}))
     grads = {}
     for accum, batch_size in ((1, 16), (2, 8)):
-        config = dataclasses.replace(base, train=dataclasses.replace(
-            base.train, grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
+        config = base.replace(train=base.train.replace(grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
         trainer = Trainer(config, tmp_path / f"accum{accum}")
         trainer.model.eval()
         monkeypatch.setattr(trainer.model, "train", lambda mode=True: trainer.model)

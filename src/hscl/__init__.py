@@ -8,7 +8,7 @@ __all__ = ["HSCL", "HSCLConfig", "RunConfig", "load_config", "load_dataset", "tr
            "evaluate_run", "predict_run", "Predictor", "regression_metrics", "supcr_loss"]
 
 _EXPORTS = {
-    "HSCL": "hscl.model.hscl", "HSCLConfig": "hscl.model.hscl",
+    "HSCL": "hscl.model.hscl", "HSCLConfig": "hscl.config",
     "RunConfig": "hscl.config", "load_config": "hscl.config",
     "load_dataset": "hscl.data.loading",
     "train": "hscl.training.trainer", "train_seeds": "hscl.training.seeds",
@@ -18,11 +18,11 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from hscl.config import RunConfig, load_config
+    from hscl.config import HSCLConfig, RunConfig, load_config
     from hscl.data.loading import load_dataset
     from hscl.losses import supcr_loss
     from hscl.metrics import regression_metrics
-    from hscl.model.hscl import HSCL, HSCLConfig
+    from hscl.model.hscl import HSCL
     from hscl.training.inference import Predictor, evaluate_run, predict_run
     from hscl.training.seeds import train_seeds
     from hscl.training.trainer import train

@@ -6,7 +6,6 @@ cosine similarity divided by the temperature.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Protocol
 
@@ -14,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hscl.config.loss import LossConfig
 from hscl.errors import ConfigError
 
 SUPCR_VARIANTS: tuple[str, ...] = ("paper", "released")
@@ -199,38 +199,6 @@ CONTRASTIVE_LOSSES: dict[str, ContrastiveLoss] = {
     "ntxent": lambda features, labels, temperature: ntxent_loss(features, temperature),
     "supcon": supcon_loss,
 }
-
-
-@dataclass
-class LossConfig:
-    """Weights of the HSCL objective: task + w1 * (L_ta + L_tv) + w2 * L_fusion.
-
-    Each unimodal term is contrastive([z_t, z_m]) + alpha * similarity(z_t, z_m). `unimodal` and
-    `fusion` switch the two levels of the hierarchy off for ablations.
-    """
-
-    alpha: float = 0.1
-    w1: float = 0.01
-    w2: float = 0.1
-    temperature: float = 0.5
-    contrastive: str = "supcr"
-    unimodal: bool = True
-    fusion: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "w1", "w2", "temperature"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-                raise ConfigError(f"loss setting {name} must be a finite number >= 0; got {value!r}")
-        if self.temperature == 0:
-            raise ConfigError("loss setting temperature must be > 0; got 0")
-        if self.contrastive not in CONTRASTIVE_LOSSES:
-            raise ConfigError(
-                f"loss setting contrastive must be one of {sorted(CONTRASTIVE_LOSSES)}; got {self.contrastive!r}"
-            )
-        for name in ("unimodal", "fusion"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"loss setting {name} must be true or false; got {getattr(self, name)!r}")
 
 
 class ModelOutput(Protocol):

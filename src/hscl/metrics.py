@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
-import torch
-from sklearn.metrics import f1_score
 
 METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
 SENTIMENT_CLASSES = np.arange(-3, 4)  # the seven classes of Acc-7
 PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})  # shown as %
 
 
-def _as_vector(values: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    """A 1-D, non-empty, finite float64 copy of `values`; ValueError otherwise."""
-    if isinstance(values, torch.Tensor):
+def _as_vector(values: Any, name: str) -> np.ndarray:
+    """A 1-D, non-empty, finite float64 copy of `values` (an array or a torch tensor); ValueError otherwise."""
+    if hasattr(values, "detach"):  # a torch tensor, without importing torch here
         values = values.detach().cpu().numpy()
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -54,12 +53,14 @@ def _class_accuracy(preds: np.ndarray, labels: np.ndarray, bound: float) -> floa
     return float(np.mean(np.round(np.clip(preds, -bound, bound)) == np.round(np.clip(labels, -bound, bound))))
 
 
-def regression_metrics(preds: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> dict[str, float]:
+def regression_metrics(preds: Any, labels: Any) -> dict[str, float]:
     """MAE, Pearson corr, Acc-7, Acc-5, and binary accuracy / weighted F1 in the has0 and non0 protocols.
 
     Accuracies and F1 are fractions in [0, 1]. Constant predictions or labels give corr NaN, and a
     label set that is all zeros gives NaN non0 metrics, each with a warning.
     """
+    from sklearn.metrics import f1_score  # here, not at import: config validation reads METRIC_KEYS
+
     p = _as_vector(preds, "predictions")
     y = _as_vector(labels, "labels")
     if p.shape != y.shape:

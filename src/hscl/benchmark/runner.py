@@ -93,8 +93,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
                 log(f"[{row.key} seed {seed}] finished earlier, kept")
                 continue
             config = configs[row.key]
-            pending.append((row, seed, dataclasses.replace(
-                config, train=dataclasses.replace(config.train, seed=seed, progress=False))))
+            pending.append((row, seed, config.replace(train=config.train.replace(seed=seed, progress_bar=False))))
     if jobs == 1 or len(pending) <= 1:
         for row, seed, config in pending:
             log(f"[{row.key} seed {seed}] training")

@@ -47,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError("--resume carries on a run with the config saved in it; "
                                   "--set, --seeds and --out cannot be combined with it")
             args.interrupt_hint = f"; resume with: hscl train --resume {args.resume}"
-            result = resume(args.resume, device=args.device, progress=False if args.no_progress else None,
+            result = resume(args.resume, device=args.device, progress_bar=False if args.no_progress else None,
                             log=args.log, checkpoint_every=args.checkpoint_every)
         else:
             overrides = list(args.set)
             if args.device:
                 overrides.append(f"train.device={args.device}")
             if args.no_progress:
-                overrides.append("train.progress=false")
+                overrides.append("train.progress_bar=false")
             if args.log:
                 overrides.append(f"train.log={args.log}")
             if args.checkpoint_every is not None:

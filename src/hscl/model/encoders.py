@@ -2,30 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoModel, PretrainedConfig
 
+from hscl.config.model import SequenceEncoderConfig
 from hscl.errors import ConfigError
-
-
-@dataclass
-class SequenceEncoderConfig:
-    """Sizes of the Transformer encoder for one non-text modality (audio or visual).
-
-    `d_model=None` keeps the input feature size as the model width (no input projection);
-    otherwise a linear layer projects the features to `d_model` first. `n_heads` must divide
-    the model width.
-    """
-
-    d_model: int | None = None
-    n_heads: int = 1
-    ff_dim: int = 32
-    n_layers: int = 3
-    dropout: float = 0.1
 
 
 class TextEncoder(nn.Module):

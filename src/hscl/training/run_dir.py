@@ -64,7 +64,7 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise HSCLError(f"{path}: missing; is {run_dir} an hscl run directory?")
-    return config_from_dict(load_yaml(path))
+    return config_from_dict(load_yaml(path), str(path))
 
 
 def model_dir(run_dir: str | Path) -> Path:

@@ -1,7 +1,6 @@
 """Several seeds of one config, and the mean ± std summary across them."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def train_seeds(config: RunConfig, seeds: list[int], out_dir: str | Path,
     dataset = dataset if dataset is not None else load_data(config)
     results = []
     for seed in seeds:
-        seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
+        seeded = config.replace(train=config.train.replace(seed=seed))
         results.append(train(seeded, out_dir / f"seed_{seed}", dataset))
     test = summarise([r.test_metrics for r in results])
     valid = summarise([r.valid_metrics for r in results])

@@ -6,7 +6,6 @@ The same code runs as one process or as several under torchrun (data parallel, s
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -21,14 +20,14 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
-from hscl.config import RunConfig, resolve_text_model
+from hscl.config import RunConfig
 from hscl.data.batching import EncodedSplit, batch_indices, encode_split
 from hscl.data.loading import load_dataset
-from hscl.data.types import Batch, MSADataset
+from hscl.data.types import MODALITIES, Batch, MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.losses import HSCLLoss
 from hscl.metrics import format_metrics, regression_metrics
-from hscl.model.hscl import HSCL, HSCLConfig
+from hscl.model.hscl import HSCL
 from hscl.training import distributed
 from hscl.training import run_dir as layout
 from hscl.training.checkpoint import Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -58,18 +57,6 @@ class RunResult:
 def load_data(config: RunConfig) -> MSADataset:
     """The dataset a config names."""
     return load_dataset(config.data.path, config.data.format, **config.data.options)
-
-
-def fit_model_config(model: HSCLConfig, dataset: MSADataset) -> HSCLConfig:
-    """`model` with feature sizes taken from the data; a `ConfigError` if a modality is missing."""
-    wanted = [m for m in model.modalities.split("+") if m != "text"]
-    missing = [m for m in wanted if dataset.feature_dim(m) is None]
-    if missing:
-        raise ConfigError(
-            f"model.modalities={model.modalities!r} needs {missing}, but {dataset.source or 'the data'} "
-            f"has only {list(dataset.modalities) or 'text'}")
-    return dataclasses.replace(model, audio_dim=dataset.feature_dim("audio"),
-                               visual_dim=dataset.feature_dim("visual"))
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:
@@ -127,19 +114,18 @@ class Trainer:
     def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
                  resume: bool = False) -> None:
         check_log(config.train.log)
-        if config.train.checkpoint_every < 1:
-            raise ConfigError(f"train.checkpoint_every must be at least 1; got {config.train.checkpoint_every}")
+        text = config.check_text_model()
         self.config = config
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.generator = seed_everything(config.train.seed)
         self.ctx, self.device = distributed.setup(config.train.device)
         self.dataset = dataset if dataset is not None else load_data(config)
-        fitted = fit_model_config(config.model, self.dataset)
-        self.config = dataclasses.replace(config, model=fitted)
-        text_path = resolve_text_model(fitted.text_model)
-        self.tokenizer = AutoTokenizer.from_pretrained(text_path)
-        self.model = HSCL(dataclasses.replace(fitted, text_model=text_path)).to(self.device)
+        dims = {modality: self.dataset.feature_dim(modality) for modality in MODALITIES}
+        fitted = config.model.with_feature_dims(dims, self.dataset.source or "the data")
+        self.config = config.replace(model=fitted)
+        self.tokenizer = AutoTokenizer.from_pretrained(text.path)
+        self.model = HSCL(fitted.replace(text_model=text.path)).to(self.device)
         if self.ctx.enabled:  # one data order for all (self.generator), but each process its own dropout masks
             torch.manual_seed(config.train.seed + self.ctx.rank)
         self.objective = Objective(self.model, HSCLLoss(config.loss))
@@ -172,7 +158,7 @@ class Trainer:
                                                     generator=self.generator)
                    if len(index) >= self.ctx.world_size]
         sums: dict[str, float] = {}
-        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress and self.ctx.is_main))
+        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress_bar and self.ctx.is_main))
         self.optimizer.zero_grad(set_to_none=True)
         for step, index in enumerate(progress, start=1):
             update = step % train.grad_accum == 0 or step == len(batches)
@@ -366,15 +352,15 @@ def train(config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = N
     return Trainer(config, run_dir, dataset).run()
 
 
-def resume(run_dir: str | Path, *, device: str | None = None, progress: bool | None = None,
+def resume(run_dir: str | Path, *, device: str | None = None, progress_bar: bool | None = None,
            log: str | None = None, checkpoint_every: int | None = None) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
-    Only how it runs may change, where given: `device`, `progress` (the progress bar), `log` and
+    Only how it runs may change, where given: `device`, `progress_bar`, `log` and
     `checkpoint_every`.
     """
     config = layout.load_run_config(run_dir)
-    runtime = {key: value for key, value in (("device", device), ("progress", progress), ("log", log),
+    runtime = {key: value for key, value in (("device", device), ("progress_bar", progress_bar), ("log", log),
                                              ("checkpoint_every", checkpoint_every)) if value is not None}
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **runtime))
+    config = config.replace(train=config.train.replace(**runtime))
     return Trainer(config, run_dir, resume=True).run()

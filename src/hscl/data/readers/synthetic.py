@@ -16,13 +16,13 @@ Generation is deterministic per seed and each split has its own random stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 
+from hscl.config.data import SyntheticConfig
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
-from hscl.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -77,35 +77,6 @@ JOINERS = ("and", "and", "and", "", "", "also")
 
 
 @dataclass
-class SyntheticConfig:
-    """Sizes, feature shapes and difficulty of the synthetic dataset."""
-
-    seed: int = 0
-    n_train: int = 1284
-    n_valid: int = 229
-    n_test: int = 686
-    audio_dim: int = 5
-    visual_dim: int = 20
-    max_audio_len: int = 50
-    max_visual_len: int = 50
-    misleading_fraction: float = 0.3
-    noise: float = 1.0  # scale of audio/visual noise (per-sample offsets and frame noise)
-    text_noise: float = 0.4  # std of the sentiment the words express around the label
-    informative_fraction: float = 0.6  # share of audio/visual frames that carry the signal
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_valid", "n_test", "audio_dim", "visual_dim", "max_audio_len", "max_visual_len"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"synthetic {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("misleading_fraction", "informative_fraction"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ConfigError(f"synthetic {name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("noise", "text_noise"):
-            if float(getattr(self, name)) < 0.0:
-                raise ConfigError(f"synthetic {name} must be non-negative, got {getattr(self, name)}")
-
-
-@dataclass
 class Phrases:
     """The clauses of one kind the generator can say, with the sentiment each expresses."""
 
@@ -123,11 +94,7 @@ class ModalitySignal:
 
 def read(**options: object) -> MSADataset:
     """Generate the dataset from `SyntheticConfig(**options)`."""
-    try:
-        config = SyntheticConfig(**options)  # type: ignore[arg-type]
-    except TypeError as error:
-        raise ConfigError(f"synthetic: {error}") from error
-    return generate(config)
+    return generate(SyntheticConfig.from_values(options, "data.options of format 'synthetic'"))
 
 
 def generate(config: SyntheticConfig) -> MSADataset:
@@ -142,7 +109,7 @@ def generate(config: SyntheticConfig) -> MSADataset:
         split: _generate_split(np.random.default_rng(seed), split, sizes[split], config, phrases, audio, visual)
         for split, seed in zip(SPLITS, seeds)
     }
-    settings = ", ".join(f"{key}={value}" for key, value in asdict(config).items())
+    settings = ", ".join(f"{key}={value}" for key, value in config.to_dict().items())
     notes = [f"synthetic data ({settings}); not real sentiment data"]
     return MSADataset(splits=splits, source=f"synthetic(seed={config.seed})", format="synthetic", notes=notes)
 
