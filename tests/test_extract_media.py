@@ -105,7 +105,7 @@ def run(extracted, tiny_text_model_dir, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     overrides = [f"data.path={extracted}", "data.format=converted", "data.options={}", f"model.text_model={tiny_text_model_dir}",
                  "model.audio_encoder={n_heads: 1, ff_dim: 16, n_layers: 1}", "model.visual_encoder={n_heads: 2, ff_dim: 16, n_layers: 1}",
-                 "model.fusion_heads=4", "model.d_prjh=16", "train.epochs=1", "train.batch_size=4", "train.progress=false",
+                 "model.fusion_heads=4", "model.d_prjh=16", "train.epochs=1", "train.batch_size=4", "train.progress_bar=false",
                  "train.device=cpu", "data.max_text_len=16"]
     assert main(["train", "--preset", "demo", "--out", str(run_dir)] + [x for o in overrides for x in ("--set", o)]) == 0
     return run_dir
