@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="openSMILE low-level descriptors: egemaps (25, eGeMAPS v02), compare (65, ComParE 2016) "
                              "or none (default: %(default)s)")
     parser.add_argument("--audio-rate", type=int, default=DEFAULTS.audio_rate, choices=AUDIO_RATES, metavar="HZ",
-                        help=f"audio frames per second, a divisor of 100 (default: %(default)s)")
+                        help="audio frames per second, a divisor of 100 (default: %(default)s)")
     parser.add_argument("--face-set", default=DEFAULTS.face_set, choices=FACE_SETS,
                         help="MediaPipe face features: geometry (20: head pose and expression), landmarks "
                              "(1434: 478 normalised x,y,z) or none (default: %(default)s)")
