@@ -159,3 +159,32 @@ def test_cli_refuses_bad_inputs_before_work(media, tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err and err.startswith("hscl: error: ") and err.count("\n") == 1, (argv, err)
     assert not (tmp_path / "o").exists()
+
+
+def test_video_is_thinned_to_the_sampling_rate(tmp_path):
+    from hscl.extract.decode import sample_video
+
+    clip = write_clip(tmp_path / "fast.mp4", seconds=1.0, fps=25, size=64)
+    times = [time for time, frame in sample_video(clip, 10)]
+    assert len(times) == 10 and all(frame_time >= k / 10 - 1e-6 for k, frame_time in enumerate(times))
+    assert all(later - earlier >= 0.08 - 1e-6 for earlier, later in zip(times, times[1:]))  # 25 fps grid: 0.08 or 0.12 s apart
+    slow = [time for time, frame in sample_video(clip, 50)]
+    assert len(slow) == 25  # a source slower than the rate gives every frame
+
+
+def test_segments_cut_one_file_into_utterances(media, tmp_path):
+    segments = tmp_path / "segments.csv"
+    segments.write_text("id,file,start,end\nfirst,clip1.mp4,0,0.5\nsecond,clip1,0.5,1.0\nlate,clip1.mp4,5,6\n")
+    transcripts = tmp_path / "t.csv"
+    transcripts.write_text("id,text\nfirst,one\nsecond,two\nlate,three\n")
+    out = tmp_path / "ds"
+    assert main(["extract", str(media / "clips" / "clip1.mp4"), "--segments", str(segments), "--transcripts",
+                 str(transcripts), "--out", str(out), "--no-progress", "--audio-rate", "50"]) == 0
+    from hscl.data.readers.converted import read
+
+    test = read(out, allow_unlabelled=True)["test"]
+    assert test.ids == ["first", "second"] and test.texts == ["one", "two"]
+    assert list(test.visual.lengths) == [5, 5]  # 0.5 s at 10 frames/s
+    # 0.5 s: openSMILE's 60-ms windows every 10 ms fit (500 - 60) / 10 + 1 = 45 times; pairs averaged at 50 frames/s
+    assert list(test.audio.lengths) == [23, 23]  # 0.5 s at 10 and 50 frames/s
+    assert "after the end of the media" in (out / "extraction_report.csv").read_text()

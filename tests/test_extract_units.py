@@ -143,3 +143,21 @@ def test_missing_transcripts_say_how_to_supply_them(tmp_path, media):
         (tmp_path / "sub").mkdir()
         (tmp_path / "sub" / "a.mkv").write_bytes(b"x")
         find_media([str(tmp_path)])
+
+
+def test_files_without_a_split_column_go_whole_to_one_hashed_split(tmp_path):
+    from pathlib import Path
+
+    from hscl.extract.dataset import assign_splits
+    from hscl.extract.inputs import Utterance
+
+    rows = [(Path(f"v{i}.mp4"), Utterance(f"v{i}_{k}", k, k + 1, "t", 0.5)) for i in range(40) for k in range(3)]
+    groups = assign_splits(rows, "src")
+    where = {u.id: split for split, us in groups.items() for u in us}
+    assert all(len({where[f"v{i}_{k}"] for k in range(3)}) == 1 for i in range(40))  # a file never straddles splits
+    assert groups == assign_splits(rows, "src") and all(groups.values())
+    assert 0.6 < len(groups["train"]) / len(rows) < 0.95
+    with pytest.raises(DataError, match="would be empty"):
+        assign_splits(rows[:3], "src")
+    with pytest.raises(DataError, match="has no split while others have one"):
+        assign_splits([(Path("a"), Utterance("a", 0, 1, "t", 1.0, "train")), (Path("b"), Utterance("b", 0, 1, "t", 1.0))], "src")
