@@ -161,3 +161,13 @@ def test_files_without_a_split_column_go_whole_to_one_hashed_split(tmp_path):
         assign_splits(rows[:3], "src")
     with pytest.raises(DataError, match="has no split while others have one"):
         assign_splits([(Path("a"), Utterance("a", 0, 1, "t", 1.0, "train")), (Path("b"), Utterance("b", 0, 1, "t", 1.0))], "src")
+
+
+def test_missing_extra_is_one_error_naming_it(monkeypatch):
+    from hscl.extract import pipeline, settings
+
+    monkeypatch.setattr(settings, "package_versions", lambda: {"hscl": "0", "av": "1", "opensmile": None, "mediapipe": None})
+    with pytest.raises(ConfigError, match=r"opensmile, mediapipe: pip install 'hscl\[extract\]'"):
+        pipeline.check_installed(ExtractSettings())
+    monkeypatch.setattr(settings, "package_versions", lambda: {"hscl": "0", "av": "1", "opensmile": "2", "mediapipe": None})
+    pipeline.check_installed(ExtractSettings(face_set="none"))  # audio only: mediapipe is not needed
