@@ -188,3 +188,20 @@ def test_segments_cut_one_file_into_utterances(media, tmp_path):
     # 0.5 s: openSMILE's 60-ms windows every 10 ms fit (500 - 60) / 10 + 1 = 45 times; pairs averaged at 50 frames/s
     assert list(test.audio.lengths) == [23, 23]  # 0.5 s at 10 and 50 frames/s
     assert "after the end of the media" in (out / "extraction_report.csv").read_text()
+
+
+def test_unlabelled_extraction_serves_prediction_only(run, media, tmp_path, capsys):
+    transcripts = tmp_path / "t.csv"
+    transcripts.write_text("id,text\nclip6,great fun\nclip7,awful boring\n")
+    out = tmp_path / "unlabelled"
+    clips = [str(media / "clips" / f"clip{i}.mp4") for i in (6, 7)]
+    assert main(["extract", *clips, "--transcripts", str(transcripts), "--out", str(out), "--no-progress"]) == 0
+    preds = tmp_path / "p.csv"
+    assert main(["predict", str(run), "--data", str(out), "--split", "all", "--out", str(preds)]) == 0
+    rows = list(csv.DictReader(preds.open()))
+    assert [(row["id"], row["split"], row["label"]) for row in rows] == [("clip6", "test", ""), ("clip7", "test", "")]
+    capsys.readouterr()
+    assert main(["predict", str(run), "--data", str(out), "--split", "train", "--out", str(preds)]) == 2
+    assert "no samples in split 'train'; it has test" in capsys.readouterr().err
+    assert main(["data", "inspect", str(out)]) == 2
+    assert "serves `hscl predict --data` only" in capsys.readouterr().err

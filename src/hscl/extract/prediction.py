@@ -19,12 +19,12 @@ def run_extraction_record(run_dir: str | Path) -> Extraction:
 
     data_path = layout.load_run_config(run_dir).data.path
     if data_path is None or not Path(data_path).is_dir():
-        raise DataError(run_dir, f"its training data {data_path!r} is not a folder here; --media reads the "
-                                 "extraction settings from that dataset's manifest (train on `hscl extract` output)")
+        raise DataError(run_dir, f"its training data {data_path!r} is not a folder here; a run's extraction settings "
+                                 "are read from its training data's manifest, so it must stay where it was trained")
     record = read_extraction(data_path)
     if record is None:
-        raise DataError(run_dir, f"was trained on {data_path}, which `hscl extract` did not write; --media needs a "
-                                 "run trained on extracted features (use --data for other datasets)")
+        raise DataError(run_dir, f"was trained on {data_path}, which `hscl extract` did not write, so it cannot "
+                                 "predict extracted media or data (train it on `hscl extract` output)")
     return record
 
 

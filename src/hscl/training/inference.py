@@ -86,9 +86,9 @@ def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str
     check_same_extraction(run_dir, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
-    names = list(dataset.splits) if split == "all" else [split]
-    if split != "all" and split not in dataset.splits:
-        raise HSCLError(f"{data}: no split {split!r}; has {sorted(dataset.splits)}")
+    names = [name for name, part in dataset.splits.items() if len(part)] if split == "all" else [split]
+    if split != "all" and not len(dataset.splits.get(split, [])):
+        raise HSCLError(f"{data}: no samples in split {split!r}; it has {', '.join(n for n in dataset.splits if len(dataset[n]))}")
     rows = 0
     with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
