@@ -19,10 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="dataset folder to write (new, empty, or an earlier extract to resume)")
     parser.add_argument("--segments", help="CSV with columns id,file,start,end (seconds): one row per utterance; "
                                            "without it every file is one utterance whose id is its name without extension")
-    parser.add_argument("--transcripts", nargs="+", default=[],
+    parser.add_argument("--transcripts", action="append", default=[], metavar="FILE",
                         help="CSV with columns id,text and optionally label (-3..3) and split (train/valid/test), "
-                             "or SRT files named like the media files (each cue one utterance); without labels "
-                             "the dataset serves prediction only")
+                             "or an SRT file named like a media file (each cue one utterance; repeat the flag for "
+                             "several); without labels the dataset serves prediction only")
     parser.add_argument("--audio-set", default=DEFAULTS.audio_set, choices=AUDIO_SETS,
                         help="openSMILE low-level descriptors: egemaps (25, eGeMAPS v02), compare (65, ComParE 2016) "
                              "or none (default: %(default)s)")

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", help="format of --data (default: detect; see `hscl data inspect --help`)")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="split(s) of --data to predict")
     parser.add_argument("--text", help="the transcript of a single --media file")
-    parser.add_argument("--transcripts", nargs="+", default=[], help="for --media: a CSV with columns id,text or SRT files (as for `hscl extract`)")
+    parser.add_argument("--transcripts", action="append", default=[], metavar="FILE",
+                        help="for --media: a CSV with columns id,text, or an SRT file (repeatable), as for `hscl extract`")
     parser.add_argument("--segments", help="for --media: CSV with columns id,file,start,end (as for `hscl extract`)")
     parser.add_argument("--jobs", type=int, default=1, help="for --media: files extracted at once (default: %(default)s)")
     parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace)")
