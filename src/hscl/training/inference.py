@@ -83,7 +83,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = No
 def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str | None = None,
                 split: str = "test", device: str = "auto") -> int:
     """Write `id, split, prediction, label` rows for `split` (or every split with 'all'); returns the row count."""
-    check_same_extraction(run_dir, data)
+    if data is not None:
+        check_same_extraction(run_dir, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     names = [name for name, part in dataset.splits.items() if len(part)] if split == "all" else [split]
