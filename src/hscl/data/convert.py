@@ -21,15 +21,18 @@ from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequenc
 from hscl.errors import DataError
 from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
 
-def write_converted(ds: MSADataset, out_dir: str | Path) -> Path:
+def write_converted(ds: MSADataset, out_dir: str | Path, manifest_extra: dict | None = None,
+                    keep: frozenset[str] = frozenset()) -> Path:
     """Write `ds` to `out_dir` in the converted format and return the folder.
 
-    `out_dir` must be new, empty, or an existing converted dataset (which is replaced). The manifest
-    is written last, so an interrupted write never looks like a complete dataset.
+    `out_dir` must be new, empty (but for the entries named in `keep`, which a caller stores next to
+    the dataset), or an existing converted dataset (which is replaced). `manifest_extra` adds fields
+    to the manifest (readers ignore fields they do not know). The manifest is written last, so an
+    interrupted write never looks like a complete dataset.
     """
     out = Path(out_dir)
     _check_dataset(ds)
-    _check_writable(out)
+    _check_writable(out, keep)
     arrays = {split: _split_arrays(ds, split) for split in SPLITS}  # checks padding before writing
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_FILE).unlink(missing_ok=True)
@@ -45,6 +48,10 @@ def write_converted(ds: MSADataset, out_dir: str | Path) -> Path:
         "modalities": list(ds.modalities),
         "dims": {name: ds.feature_dim(name) for name in ds.modalities},
     }
+    clashing = sorted(set(manifest) & set(manifest_extra or {}))
+    if clashing:
+        raise ValueError(f"manifest_extra may not replace the format's own fields {clashing}")
+    manifest |= manifest_extra or {}
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
 
@@ -74,10 +81,10 @@ def unpadded_frames(sequences: Sequences, source: str, where: str) -> np.ndarray
     return sequences.features[real]
 
 
-def _check_writable(out: Path) -> None:
+def _check_writable(out: Path, keep: frozenset[str] = frozenset()) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not detect(out):
+    if out.is_dir() and any(p.name not in keep for p in out.iterdir()) and not detect(out):
         raise DataError(out, f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it (choose a new or empty folder)")
 
 

@@ -10,9 +10,11 @@ import torch
 
 from hscl.data.batching import encode_split
 from hscl.data.loading import load_dataset
+from hscl.data.readers import converted
 from hscl.data.readers._common import pad_right
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import HSCLError
+from hscl.extract.prediction import check_same_extraction
 from hscl.model.hscl import HSCL, load_tokenizer
 from hscl.training import run_dir as layout
 from hscl.training.evaluation import evaluate_split, predict_split
@@ -59,9 +61,12 @@ def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
 
 
 def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None = None) -> MSADataset:
-    """The run's own dataset, or another one given by path (and format)."""
+    """The run's own dataset, or another one given by path (and format); an unlabelled extracted set is read as is."""
     if data is None:
         return load_data(layout.load_run_config(run_dir))
+    if format in (None, "converted") and converted.detect(data) and not converted.read_manifest(
+            Path(data) / converted.MANIFEST_FILE).labelled:
+        return converted.read(data, allow_unlabelled=True)
     return load_dataset(data, format)
 
 
@@ -78,11 +83,13 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = No
 def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str | None = None,
                 split: str = "test", device: str = "auto") -> int:
     """Write `id, split, prediction, label` rows for `split` (or every split with 'all'); returns the row count."""
+    if data is not None:
+        check_same_extraction(run_dir, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
-    names = list(dataset.splits) if split == "all" else [split]
-    if split != "all" and split not in dataset.splits:
-        raise HSCLError(f"{data}: no split {split!r}; has {sorted(dataset.splits)}")
+    names = [name for name, part in dataset.splits.items() if len(part)] if split == "all" else [split]
+    if split != "all" and not len(dataset.splits.get(split, [])):
+        raise HSCLError(f"{data}: no samples in split {split!r}; it has {', '.join(n for n in dataset.splits if len(dataset[n]))}")
     rows = 0
     with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -90,6 +97,6 @@ def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str
         for name in names:
             part = dataset[name]
             for sample_id, pred, label in zip(part.ids, predictor.predict_split(part), part.labels):
-                writer.writerow([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}"])
+                writer.writerow([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}" if np.isfinite(label) else ""])
                 rows += 1
     return rows

@@ -9,6 +9,8 @@ Layout of a converted folder (written by `hscl.data.convert.write_converted`)::
     texts.csv           split, id, text (UTF-8, one row per sample, in split order)
 
 Arrays are loaded with `allow_pickle=False` and re-padded on the right to the recorded padded length.
+The manifest may hold more fields, which this reader ignores, except `labelled` (default true): `hscl
+extract` writes false for data without labels (all samples in test, labels NaN), read only on request.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class Manifest:
     sizes: dict[str, int]  # split -> number of samples
     max_lens: dict[str, dict[str, int]]  # split -> modality -> padded length L
     dims: dict[str, int]  # modality -> feature size d
+    labelled: bool = True  # False: extracted without labels; every sample is in test, labels are NaN
 
 
 def detect(path: str | Path) -> bool:
@@ -53,10 +56,17 @@ def split_file(split: str) -> str:
     return f"{split}.npz"
 
 
-def read(path: str | Path) -> MSADataset:
-    """Read a converted folder; every array, text and note comes back exactly as written."""
+def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
+    """Read a converted folder; every array, text and note comes back exactly as written.
+
+    A dataset written without labels (`"labelled": false`, by `hscl extract`) serves prediction only
+    and is refused unless `allow_unlabelled`.
+    """
     folder = Path(path)
     manifest = read_manifest(folder / MANIFEST_FILE)
+    if not manifest.labelled and not allow_unlabelled:
+        raise DataError(folder, "has no labels (extracted from transcripts without a label column): it serves "
+                                "`hscl predict --data` only; add label and split columns to train or evaluate on it")
     texts = _read_texts(folder / TEXTS_FILE, manifest.sizes)
     splits = {
         split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS
@@ -106,7 +116,15 @@ def read_manifest(path: Path) -> Manifest:
         sizes=sizes,
         max_lens=max_lens,
         dims={m: dims[m] for m in modalities},
+        labelled=_labelled(raw, path),
     )
+
+
+def _labelled(raw: dict[str, Any], path: Path) -> bool:
+    value = raw.get("labelled", True)
+    if not isinstance(value, bool):
+        raise DataError(path, f"field 'labelled' must be true or false, found {value!r}")
+    return value
 
 
 def _field(raw: dict[str, Any], key: str, kind: type, path: Path) -> Any:
