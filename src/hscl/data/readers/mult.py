@@ -21,6 +21,7 @@ import numpy as np
 
 from hscl.data.readers._common import (
     SPLIT_ALIASES,
+    as_array,
     find_one,
     get_key,
     label_vector,
@@ -121,7 +122,7 @@ def _pickle_ids(part: dict, rows: int, path: Path, split: str) -> list[str] | No
     """The ids in the first column of `part["id"]`, or None if there is no id array or it holds no text."""
     if part.get("id") is None:
         return None
-    ids = np.asarray(part["id"])
+    ids = as_array(part["id"], path, f"{split}.id")
     if ids.ndim not in (1, 2) or ids.shape[0] != rows:
         raise DataError(path, f"{split}.id: expected shape ({rows},) or ({rows}, k), found {ids.shape}")
     first = ids if ids.ndim == 1 else ids[:, 0]
