@@ -35,8 +35,8 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
 LAYOUT_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "converted": ("all", (converted.MANIFEST_FILE,)),
     "utterance": ("all", (utterance.SEGMENTS_FILE,)),
-    "mmim": ("all", mmim.FILES),
-    "mmsa": ("any", mmsa.FILES),
+    "mmim": ("all", mmim.SPLIT_FILES),
+    "mmsa": ("any", mmsa.PICKLE_FILES),
     "mult": ("any", tuple(mult.PICKLE_TO_CSV)),
 }
 

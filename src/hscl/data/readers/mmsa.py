@@ -32,7 +32,7 @@ from hscl.errors import DataError
 
 logger = logging.getLogger("hscl.data")
 
-FILES: tuple[str, ...] = ("aligned_50.pkl", "unaligned_50.pkl")
+PICKLE_FILES: tuple[str, ...] = ("aligned_50.pkl", "unaligned_50.pkl")
 _MODALITIES: dict[str, str] = {"audio": "audio", "visual": "vision"}  # our name -> MMSA key
 
 
@@ -40,13 +40,13 @@ def detect(path: str | Path) -> bool:
     """True for an MMSA pickle, or a folder holding one."""
     path = Path(path)
     if path.is_file():
-        return path.name in FILES
-    return path.is_dir() and any((path / name).is_file() for name in FILES)
+        return path.name in PICKLE_FILES
+    return path.is_dir() and any((path / name).is_file() for name in PICKLE_FILES)
 
 
 def read(path: str | Path) -> MSADataset:
     """Read an MMSA pickle (or a folder holding exactly one) into an `MSADataset`."""
-    pickle_path = find_one(Path(path), list(FILES))
+    pickle_path = find_one(Path(path), list(PICKLE_FILES))
     data = load_pickle(pickle_path)
     notes: list[str] = []
     splits = {split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes) for split in SPLITS}
