@@ -177,7 +177,7 @@ def test_float32_grids_split_decimal_ties() -> None:
 
 TOLERANCE_CASES = [
     (b, v, kind)
-    for b, v in [(1, 2), (1, 3), (2, 2), (5, 1), (7, 3), (12, 2)]
+    for b, v in [(1, 2), (1, 3), (2, 2), (5, 1), (14, 1), (6, 3)]
     for kind in ("fifths", "thirds", "continuous", "equal")
 ]
 
@@ -190,7 +190,7 @@ def tolerance_case(gen: torch.Generator, b: int, v: int, kind: str) -> tuple[tor
 
 
 @pytest.mark.parametrize("variant", ["paper", "released"])
-def test_supcr_tie_tolerance_matches_reference(variant: str, scan: str) -> None:
+def test_supcr_tie_tolerance_matches_reference(variant: str) -> None:
     """Fast path == loop reference at tolerance 0 (exact float32 comparison), 1e-5, and tolerances
     wider than some label distances (where every view joins A(i, j)); and on the float32 grids the
     tolerance changes the loss, so these cases do test it."""
@@ -218,7 +218,7 @@ def test_supcr_tie_tolerance_gradients_and_medium_size(variant: str) -> None:
     ref_supcr(slow, labels, 0.3, variant, 1e-5).backward()
     torch.testing.assert_close(fast.grad, slow.grad, atol=1e-10, rtol=1e-8)
     for kind in ("fifths", "thirds"):
-        features, labels = torch.randn(64, 2, 8, generator=gen, dtype=DT), float32_grid(gen, 64, kind)
+        features, labels = torch.randn(48, 2, 8, generator=gen, dtype=DT), float32_grid(gen, 48, kind)
         for tol in (0.0, 1e-5):
             got = supcr_loss(features, labels, 0.2, variant, tie_tolerance=tol)
             torch.testing.assert_close(got, cubic_supcr(features, labels, 0.2, variant, tol), atol=1e-10, rtol=1e-10)
