@@ -27,44 +27,45 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from hscl.losses import supcr_loss
+from hscl.losses import LossConfig, supcr_loss
 
 BATCHES = (32, 128, 512, 2048)
 VIEWS, DIM, TAU = 2, 128, 0.5
 CUBIC_LIMIT_BYTES = 4 * 2**30
 TOLERANCE = 1e-5
+TIE_TOLERANCE = LossConfig().tie_tolerance  # training default, in every implementation
 
 
 def cubic_paper(features: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
-    """The paper's formula with an explicit (M, M, M) mask: den[i,j] = lse_k {l_ik : k != i, d_ik >= d_ij}."""
+    """The paper's formula with an explicit (M, M, M) mask: den[i,j] = lse_k {l_ik : k != i, d_ik >= d_ij - tol}."""
     m = features.shape[0] * features.shape[1]
     z = F.normalize(features.reshape(m, -1), dim=1)
     logits = z @ z.T / tau
     y = labels.repeat_interleave(features.shape[1])
     dist = (y[:, None] - y[None, :]).abs()
     eye = torch.eye(m, dtype=torch.bool)
-    in_set = (dist[:, None, :] >= dist[:, :, None]) & ~eye[:, None, :]  # [i, j, k]
+    in_set = (dist[:, None, :] >= (dist - TIE_TOLERANCE)[:, :, None]) & ~eye[:, None, :]  # [i, j, k]
     log_den = logits[:, None, :].expand(m, m, m).masked_fill(~in_set, float("-inf")).logsumexp(dim=2)
     return -(logits - log_den)[~eye].mean()
 
 
 def cubic_released(features: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
-    """The released code's arithmetic: den[i,j] = sum_k exp(l_jk) * [k != i, d_ik >= d_ij], no max shift."""
+    """The released code's arithmetic: den[i,j] = sum_k exp(l_jk) * [k != i, d_ik >= d_ij - tol], no max shift."""
     m = features.shape[0] * features.shape[1]
     z = F.normalize(features.reshape(m, -1), dim=1)
     exp_logits = torch.exp(z @ z.T / tau)
     y = labels.repeat_interleave(features.shape[1])
     dist = (y[:, None] - y[None, :]).abs()
     eye = torch.eye(m, dtype=torch.bool)
-    in_set = (dist[:, None, :] >= dist[:, :, None]) & ~eye[:, None, :]  # [i, j, k]
+    in_set = (dist[:, None, :] >= (dist - TIE_TOLERANCE)[:, :, None]) & ~eye[:, None, :]  # [i, j, k]
     den = (exp_logits[None, :, :] * in_set).sum(dim=2)
     return -torch.log(exp_logits / den)[~eye].mean()
 
 
 IMPLEMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
-    "ours paper": lambda f, y, t: supcr_loss(f, y, t, "paper"),
+    "ours paper": lambda f, y, t: supcr_loss(f, y, t, "paper", TIE_TOLERANCE),
     "cubic paper": cubic_paper,
-    "ours released": lambda f, y, t: supcr_loss(f, y, t, "released"),
+    "ours released": lambda f, y, t: supcr_loss(f, y, t, "released", TIE_TOLERANCE),
     "cubic released": cubic_released,
 }
 PAIRS = (("ours paper", "cubic paper"), ("ours released", "cubic released"))
@@ -119,7 +120,8 @@ def header(threads: int) -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     return "\n".join(
         [
-            "SupCR loss: forward+backward on CPU, float32, 2 views, dim 128, temperature 0.5, labels on a 0.2 grid.",
+            "SupCR loss: forward+backward on CPU, float32, 2 views, dim 128, temperature 0.5, labels on a 0.2 grid,",
+            f"label distances compared with tie_tolerance {TIE_TOLERANCE:g} (the training default).",
             f"torch {torch.__version__}, {threads} thread(s), {cpu}, python {platform.python_version()},"
             f" load average at start {os.getloadavg()[0]:.2f}",
             "Method: each case runs in a fresh subprocess; peak = growth of the process's peak resident set size",

@@ -168,6 +168,8 @@ MULT_BAD: dict[str, tuple[Callable[[dict], Any], str]] = {
     "audio object": (lambda p: p["train"].update(audio=p["train"]["audio"].astype(object)), "train.audio: expected numbers, found dtype object"),
     "id rows": (lambda p: p["train"].update(id=p["train"]["id"][:2]), r"train.id: expected shape \(6,\) or \(6, k\)"),
     "id numbers": (lambda p: p["train"].update(id=np.zeros((6, 3))), "train: has no usable id array .* match_by_position=True"),
+    "id ragged": (lambda p: p["train"].update(id=[[b"a_1"], [b"b_1", b"x"]] + [[b"c_1"]] * 4), "train.id: not an array .*inhomogeneous"),
+    "id nested": (lambda p: p["train"].update(id=[[[[b"a_1"]]]] * 6), r"train.id: expected shape \(6,\) or \(6, k\), found \(6, 1, 1, 1\)"),
     "id not UTF-8": (lambda p: p["train"]["id"].__setitem__((2, 0), b"\xff\xfe"), r"train.id\[2\]: bytes are not UTF-8 text"),
     "label NaN": (lambda p: p["train"]["labels"].__setitem__((1, 0, 0), np.nan), "train: label nan of id 'tr_v-0_2' is not a number in"),
     "label out of range": (lambda p: p["valid"]["labels"].__setitem__((0, 0, 0), 3.5), "valid: label 3.5 of id 'va_v-0_1'"),
@@ -259,7 +261,10 @@ def test_mmim_missing_file(tmp_path: Path, splits: fx.Splits) -> None:
     (tmp_path / "dev.pkl").unlink()
     with pytest.raises(DataError, match=r"missing \['dev.pkl'\]"):
         load_dataset(tmp_path, format="mmim")
-    with pytest.raises(DataError, match="no known layout"):
+    with pytest.raises(DataError, match=r"no known layout \(looks like mmim but dev.pkl missing\)"):
+        load_dataset(tmp_path)
+    (tmp_path / "dev.pkl").mkdir()
+    with pytest.raises(DataError, match=r"looks like mmim but dev.pkl is a folder, not a file\)"):
         load_dataset(tmp_path)
 
 
@@ -314,6 +319,7 @@ MMSA_BAD: dict[str, tuple[Callable[[dict], Any], str]] = {
     "duplicate across splits": (lambda p: p["valid"]["id"].__setitem__(2, "tr_v-2$_$1"), "valid: id 'tr_v-2_1' occurs also in train"),
     "label NaN": (lambda p: p["test"]["regression_labels"].__setitem__(3, np.nan), "test: label nan of id 'te_v-1_2'"),
     "empty split": (lambda p: p.update(valid={k: v[:0] for k, v in p["valid"].items()}), "valid: empty split"),
+    "id ragged": (lambda p: p["train"].update(id=[["a$_$1"], ["b$_$1", "x"]] + [["c$_$1"]] * 4), "train.id: not an array .*inhomogeneous"),
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -352,3 +353,35 @@ def test_real_mosei_text_only() -> None:
     assert all(isinstance(i, str) for i in ds["train"].ids[:100])
     with pytest.raises(DataError, match="audio.npy: no such file"):
         utterance.read(DATA / "mosei-text")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("all NaN", r"audio\.npy: train: audio: 39 of 39 feature values \(100%\) are NaN or infinite"),
+        ("1e30", r"audio\.npy: train: audio of id '007_1' has a value of magnitude 1e\+30"),
+        ("one valid row", r"mini: valid: 1 sample; valid needs at least 2"),
+    ],
+)
+def test_unusable_data_is_one_line_and_trains_nothing(tmp_path: Path, capsys: pytest.CaptureFixture, change: str, message: str) -> None:
+    """All-NaN or huge features name the .npy file; a valid split of one row names the split."""
+    from hscl.cli import main
+
+    rows = mini_rows()
+    audio = np.random.default_rng(0).standard_normal((len(rows), 3)).astype(np.float32)
+    if change == "all NaN":
+        audio[:] = np.nan
+    elif change == "1e30":
+        audio[5, 1] = 1e30
+    else:
+        rows = [row for row in rows if row["split"] != "valid" or row["id"] == "v5_1"]
+        audio = audio[: len(rows)]
+    folder = write_folder(tmp_path / "mini", rows, arrays={"audio.npy": audio})
+    assert main(["data", "inspect", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hscl: error: ")
+    assert re.search(message, err[0]), err[0]
+    run_dir = tmp_path / "run"
+    assert main(["train", "--preset", "mosi-utterance", "--set", f"data.path={folder}", "--out", str(run_dir)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == err
+    assert not run_dir.exists()

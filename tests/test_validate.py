@@ -10,7 +10,7 @@ import pytest
 
 from hscl.data import types
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
-from hscl.data.validate import validate_dataset
+from hscl.data.validate import FEATURE_MAGNITUDE_LIMIT, validate_dataset
 from hscl.errors import DataError
 
 SOURCE = "/data/example.pkl"
@@ -80,6 +80,10 @@ BAD: dict[str, tuple[Callable[[MSADataset], Any], str]] = {
     "missing split": (lambda ds: ds.splits.pop("test"), r"expected splits \['train', 'valid', 'test'\], found \['train', 'valid'\]"),
     "extra split": (lambda ds: ds.splits.update(dev=ds["valid"]), "expected splits"),
     "empty split": (lambda ds: ds.splits.update(valid=ds["valid"].select(np.array([], dtype=np.int64))), "valid: empty split"),
+    "one valid sample": (lambda ds: ds.splits.update(valid=ds["valid"].select(np.array([1]))), "valid: 1 sample; valid needs at least 2"),
+    "one test sample": (lambda ds: ds.splits.update(test=ds["test"].select(np.array([3]))), "test: 1 sample; test needs at least 2"),
+    "feature 1e30": (lambda ds: ds["train"].audio.features.__setitem__((4, 1, 2), -1e30), "train: audio of id 'train_4' has a value of magnitude 1e\\+30; features must lie within"),
+    "all NaN": (lambda ds: ds["valid"].visual.features.__setitem__(..., np.nan), r"valid: visual: \d+ of \d+ feature values \(100%\) are NaN or infinite"),
     "not SplitData": (lambda ds: ds.splits.update(test={"ids": []}), "test: expected SplitData, found dict"),
     "fewer texts": (lambda ds: ds["train"].texts.pop(), "train: 5 ids but 4 texts"),
     "id not str": (lambda ds: ds["valid"].ids.__setitem__(1, 7), "valid: id of row 1 .* is int, not str"),
@@ -199,3 +203,43 @@ def test_padding_check_matches_plain_reference(monkeypatch: pytest.MonkeyPatch, 
         return
     first = offending[0]
     _raises(ds, f"train: visual of id 'train_{first}' has non-zero frames past its length {visual.lengths[first]}")
+
+
+def test_a_train_split_of_one_sample_is_fine() -> None:
+    ds = make_dataset()
+    ds.splits["train"] = ds["train"].select(np.array([4]))
+    validate_dataset(ds)
+
+
+def test_feature_magnitude_bound_is_inclusive_and_ignores_non_finite() -> None:
+    ds = make_dataset()
+    ds["train"].audio.features[4, 0, 0] = -FEATURE_MAGNITUDE_LIMIT
+    ds["test"].visual.features[3, 0, 1] = np.inf  # non-finite: zeroed and noted, not a magnitude error
+    validate_dataset(ds)
+    assert ds.notes == ["visual: replaced 1 non-finite values with 0 in test"]
+    ds["valid"].audio.features[2, 0, 0] = np.nextafter(np.float32(FEATURE_MAGNITUDE_LIMIT), np.float32(np.inf))
+    _raises(ds, "valid: audio of id 'valid_2' has a value of magnitude 1e\\+06")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mostly_non_finite_real_frames_are_refused(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Up to half of the real (within-length) values may be non-finite; one more is refused. Non-finite
+    padding does not count toward the share (it is zeroed like any other)."""
+    monkeypatch.setattr(types, "ROW_CHUNK", 2)
+    rng = np.random.default_rng(seed)
+    for extra in (0, 1):
+        ds = make_dataset(seed)
+        audio = ds["train"].audio
+        real = np.argwhere(np.arange(audio.max_len)[None, :, None] < audio.lengths[:, None, None]
+                           + np.zeros((1, 1, audio.dim), dtype=np.int64))
+        n_bad = len(real) // 2 + extra
+        for i, t, c in real[rng.choice(len(real), size=n_bad, replace=False)]:
+            audio.features[i, t, c] = rng.choice([np.nan, np.inf, -np.inf])
+        audio.features[0, :, :] = np.nan  # sample 0 has length 0: all padding
+        real_bad = sum(1 for i, t, c in real if not np.isfinite(audio.features[i, t, c]))
+        assert real_bad == n_bad
+        if real_bad * 2 <= len(real):
+            validate_dataset(ds)
+            assert np.isfinite(ds["train"].audio.features).all()
+        else:
+            _raises(ds, f"train: audio: {real_bad} of {len(real)} feature values .* are NaN or infinite")

@@ -55,13 +55,20 @@ class MultOptions(Settings):
         False, description="pair the i-th sample of a split with the i-th CSV row of that split (MOSEI)")
 
 
+class ConvertedOptions(Settings):
+    """Reader options of the `converted` format (hscl's own folder, also what `hscl extract` writes)."""
+
+    allow_unlabelled: bool = Field(
+        False, description="read an `hscl extract` dataset without labels (it serves `hscl predict --data` only)")
+
+
 class NoOptions(Settings):
     """A format that takes no reader options."""
 
 
 READER_OPTIONS: dict[str, type[Settings]] = {
     "mult": MultOptions, "mmim": NoOptions, "mmsa": NoOptions, "utterance": UtteranceOptions,
-    "converted": NoOptions, "synthetic": SyntheticConfig,
+    "converted": ConvertedOptions, "synthetic": SyntheticConfig,
 }
 
 

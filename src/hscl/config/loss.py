@@ -28,3 +28,7 @@ class LossConfig(Settings):
                              "denominator), ntxent (label-free), supcon (7-class supervised)")
     unimodal: bool = Field(True, description="use the unimodal level (text-audio, text-visual) of the hierarchy")
     fusion: bool = Field(True, description="use the fusion level (fused text-audio vs text-visual) of the hierarchy")
+    tie_tolerance: NonNegative = Field(
+        1e-5, description="absolute tolerance when SupCR compares label distances: k is in A(i, j) when "
+                          "|y_i - y_k| >= |y_i - y_j| - tie_tolerance; 0 compares float32 distances exactly "
+                          "(then 0.6 - 0.4 and 0.4 - 0.2 differ)")

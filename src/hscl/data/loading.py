@@ -31,16 +31,48 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
 }
 
 
+# The names that mark each layout in a folder, and whether it needs all of them or any one.
+LAYOUT_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "converted": ("all", (converted.MANIFEST_FILE,)),
+    "utterance": ("all", (utterance.SEGMENTS_FILE,)),
+    "mmim": ("all", mmim.SPLIT_FILES),
+    "mmsa": ("any", mmsa.PICKLE_FILES),
+    "mult": ("any", tuple(mult.PICKLE_TO_CSV)),
+}
+
+
 def detect_format(path: str | Path) -> str:
-    """The one format whose layout `path` matches; a `DataError` if none or several match."""
+    """The one format whose layout `path` matches; a `DataError` if none or several match.
+
+    When none matches but a folder holds some of a layout's names, the error says which of its files
+    are missing or are not files.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or directory")
     matches = [name for name, detect in DETECTORS.items() if detect(path)]
     if len(matches) != 1:
         found = "no known layout" if not matches else f"several layouts ({', '.join(matches)})"
+        hints = _layout_hints(path) if not matches else []
+        found += f" ({'; '.join(hints)})" if hints else ""
         raise DataError(path, f"{found}; pass format= one of {sorted(READERS)}")
     return matches[0]
+
+
+def _layout_hints(folder: Path) -> list[str]:
+    """For each layout some of whose names `folder` holds: which of its files are not files or missing."""
+    hints = []
+    for layout, (needs, names) in LAYOUT_FILES.items():
+        present = [name for name in names if (folder / name).exists()] if folder.is_dir() else []
+        if not present:
+            continue
+        problems = [f"{name} is a {'folder' if (folder / name).is_dir() else 'special file'}, not a file"
+                    for name in present if not (folder / name).is_file()]
+        missing = [name for name in names if name not in present] if needs == "all" else []
+        if missing:
+            problems.append(f"{', '.join(missing)} missing")
+        hints.append(f"looks like {layout} but {' and '.join(problems)}")
+    return hints
 
 
 def load_dataset(path: str | Path | None = None, format: str | None = None, **options: Any) -> MSADataset:

@@ -83,6 +83,8 @@ class MSADataset:
     source: str = ""
     format: str = ""
     notes: list[str] = field(default_factory=list)
+    feature_files: dict[str, str] = field(default_factory=dict)
+    """The file each modality's features were read from, where that is not `source` (errors name it)."""
 
     def __getitem__(self, split: str) -> SplitData:
         if split not in self.splits:

@@ -38,12 +38,17 @@ def get_key(mapping: Any, key: str, path: Path, where: str) -> Any:
     return mapping[key]
 
 
+def as_array(value: Any, path: Path, where: str) -> np.ndarray:
+    """`np.asarray(value)`; a `DataError` where numpy cannot make one array of it (ragged nested lists)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(path, f"{where}: not an array ({exc})") from exc
+
+
 def numeric_array(value: Any, path: Path, where: str, ndim: int | None, rows: int | None = None) -> np.ndarray:
     """`value` as a numeric (bool, int or float) array with, where given, `ndim` axes and `rows` rows."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists, for example
-        raise DataError(path, f"{where}: not an array ({exc})") from exc
+    array = as_array(value, path, where)
     if array.dtype.kind not in "biuf":
         raise DataError(path, f"{where}: expected numbers, found dtype {array.dtype}")
     if ndim is not None and array.ndim != ndim:

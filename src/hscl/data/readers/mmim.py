@@ -17,27 +17,27 @@ from hscl.data.safe_pickle import load_pickle
 from hscl.data.types import MSADataset, SplitData
 from hscl.errors import DataError
 
-FILES: tuple[str, ...] = ("train.pkl", "dev.pkl", "test.pkl")
+SPLIT_FILES: tuple[str, ...] = ("train.pkl", "dev.pkl", "test.pkl")
 
 
 def detect(path: str | Path) -> bool:
     """True for a folder holding `train.pkl`, `dev.pkl` and `test.pkl` (or one of those files)."""
     folder = _folder(Path(path))
-    return folder.is_dir() and all((folder / name).is_file() for name in FILES)
+    return folder.is_dir() and all((folder / name).is_file() for name in SPLIT_FILES)
 
 
 def read(path: str | Path) -> MSADataset:
     """Read an MMIM folder (or one of its three pickles) into an `MSADataset`."""
     folder = _folder(Path(path))
-    missing = [name for name in FILES if not (folder / name).is_file()]
+    missing = [name for name in SPLIT_FILES if not (folder / name).is_file()]
     if missing:
-        raise DataError(folder, f"missing {missing}; an MMIM folder holds {list(FILES)}")
-    splits = {SPLIT_ALIASES[name.removesuffix(".pkl")]: _read_split(folder / name) for name in FILES}
+        raise DataError(folder, f"missing {missing}; an MMIM folder holds {list(SPLIT_FILES)}")
+    splits = {SPLIT_ALIASES[name.removesuffix(".pkl")]: _read_split(folder / name) for name in SPLIT_FILES}
     return MSADataset(splits=splits, source=str(folder), format="mmim")
 
 
 def _folder(path: Path) -> Path:
-    return path.parent if path.is_file() and path.name in FILES else path
+    return path.parent if path.is_file() and path.name in SPLIT_FILES else path
 
 
 def _read_split(path: Path) -> SplitData:

@@ -21,6 +21,7 @@ import numpy as np
 
 from hscl.data.readers._common import (
     SPLIT_ALIASES,
+    as_array,
     find_one,
     get_key,
     label_vector,
@@ -38,7 +39,8 @@ PICKLE_TO_CSV: dict[str, str] = {
     "mosi_data_noalign.pkl": "MOSI-label.csv",
     "mosei_senti_data_noalign.pkl": "MOSEI-label.csv",
 }
-LABEL_TOLERANCE = 1e-4
+CSV_LABEL_AGREEMENT = 1e-4
+"""Largest |CSV label - pickle label| not reported; larger differences are noted (the pickle's label is kept)."""
 _CSV_COLUMNS = ("video_id", "clip_id", "text", "label")
 
 
@@ -121,7 +123,7 @@ def _pickle_ids(part: dict, rows: int, path: Path, split: str) -> list[str] | No
     """The ids in the first column of `part["id"]`, or None if there is no id array or it holds no text."""
     if part.get("id") is None:
         return None
-    ids = np.asarray(part["id"])
+    ids = as_array(part["id"], path, f"{split}.id")
     if ids.ndim not in (1, 2) or ids.shape[0] != rows:
         raise DataError(path, f"{split}.id: expected shape ({rows},) or ({rows}, k), found {ids.shape}")
     first = ids if ids.ndim == 1 else ids[:, 0]
@@ -188,11 +190,11 @@ def _read_split(
 def _warn_label_differences(matched: list[LabelRow], labels: np.ndarray, split: str, csv_path: Path, notes: list[str]) -> None:
     """Log (and note) CSV labels that differ from the pickle's; the pickle's labels are kept."""
     csv_labels = np.array([row.label for row in matched], dtype=np.float64)
-    differs = np.flatnonzero(~(np.abs(csv_labels - labels) <= LABEL_TOLERANCE))
+    differs = np.flatnonzero(~(np.abs(csv_labels - labels) <= CSV_LABEL_AGREEMENT))
     if differs.size:
         first = int(differs[0])
         message = (
-            f"{split}: {differs.size} CSV labels differ from the pickle's by more than {LABEL_TOLERANCE} "
+            f"{split}: {differs.size} CSV labels differ from the pickle's by more than {CSV_LABEL_AGREEMENT} "
             f"(first: {matched[first].id!r}, CSV {csv_labels[first]:g} vs pickle {labels[first]:g}); "
             f"using the pickle's labels ({csv_path.name})"
         )

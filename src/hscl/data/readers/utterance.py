@@ -81,7 +81,8 @@ def read(
         if matrix is not None
     )
     splits = {split: _make_split(segments, features, index) for split, index in rows.items()}
-    return MSADataset(splits=splits, source=str(folder), format="utterance", notes=notes)
+    feature_files = {name: str(folder / file) for name, file in files.items() if file is not None}
+    return MSADataset(splits=splits, source=str(folder), format="utterance", notes=notes, feature_files=feature_files)
 
 
 def read_segments(csv_path: Path, split_column: str, text_column: str) -> Segments:
