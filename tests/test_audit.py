@@ -14,15 +14,25 @@ from sklearn.model_selection import GroupKFold
 
 from hscl.cli import main
 from hscl.data.audit import (
-    ALPHAS, CLIP_Z, CV_FOLDS, EXTREME_Z, TEXT_SOURCE, audit_dataset, balanced_sign_accuracy, feature_stats,
-    fisher_z_difference, pool, ridge_probe,
+    ALPHAS,
+    CLIP_Z,
+    CV_FOLDS,
+    EXTREME_Z,
+    TEXT_SOURCE,
+    audit_dataset,
+    balanced_sign_accuracy,
+    feature_stats,
+    fisher_z_difference,
+    pool,
+    ridge_predictions,
+    ridge_probe,
 )
 from hscl.data.types import Sequences
 from hscl.metrics import regression_metrics
 
 MOSI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mosi"
 SIZES = {"train": 300, "valid": 100, "test": 150}
-WORDS = "good bad film plot actor boring great awful fun slow story music".split()
+WORDS = ["good", "bad", "film", "plot", "actor", "boring", "great", "awful", "fun", "slow", "story", "music"]
 
 
 def _reference_ridge(x_fit, y_fit, x_new, alpha):
@@ -45,11 +55,15 @@ def test_ridge_probe_equals_scikit_learn_ridge():
     probe = ridge_probe(x, y, groups)
 
     keep = slice(0, 5)
-    alpha = min(ALPHAS, key=lambda a: np.mean(np.abs(_reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], a) - y["valid"])))
+    def valid_mae(alpha):
+        return np.mean(np.abs(_reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha) - y["valid"]))
+
+    alpha = min(ALPHAS, key=valid_mae)
     assert probe.alpha == alpha and probe.columns_used == 5
     out_of_fold = np.empty(SIZES["train"])
     for fit, held in GroupKFold(CV_FOLDS).split(x["train"], groups=groups):
-        out_of_fold[held] = _reference_ridge(x["train"][fit][:, keep], y["train"][fit], x["train"][held][:, keep], alpha)
+        fold_fit, fold_held = x["train"][fit][:, keep], x["train"][held][:, keep]
+        out_of_fold[held] = _reference_ridge(fold_fit, y["train"][fit], fold_held, alpha)
     predictions = {
         "train_cv": out_of_fold,
         "valid": _reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha),
@@ -62,6 +76,14 @@ def test_ridge_probe_equals_scikit_learn_ridge():
         assert probe.rows[score] == SIZES[split]
 
 
+def test_ridge_predictions_with_more_columns_than_rows_equal_scikit_learn():
+    rng = np.random.default_rng(6)
+    x_fit, x_new, y_fit = rng.normal(size=(20, 35)), rng.normal(size=(7, 35)), rng.normal(size=20)
+    predictions = ridge_predictions(x_fit, y_fit, {"new": x_new}, (0.1, 10.0))["new"]
+    for row, alpha in zip(predictions, (0.1, 10.0)):
+        np.testing.assert_allclose(row, _reference_ridge(x_fit, y_fit, x_new, alpha), rtol=1e-8, atol=1e-10)
+
+
 def test_balanced_accuracy_and_fisher_z_against_plain_formulas():
     rng = np.random.default_rng(1)
     labels = rng.choice([-2.0, -0.4, 0.0, 0.6, 1.8], size=200)
@@ -70,7 +92,8 @@ def test_balanced_accuracy_and_fisher_z_against_plain_formulas():
     nonzero = labels != 0
     assert value == pytest.approx(balanced_accuracy_score(labels[nonzero] > 0, preds[nonzero] > 0))
     tpr, tnr = np.mean(preds[labels > 0] > 0), np.mean(preds[labels < 0] <= 0)
-    assert se == pytest.approx(0.5 * math.sqrt(tpr * (1 - tpr) / (labels > 0).sum() + tnr * (1 - tnr) / (labels < 0).sum()))
+    n_positive, n_negative = (labels > 0).sum(), (labels < 0).sum()
+    assert se == pytest.approx(0.5 * math.sqrt(tpr * (1 - tpr) / n_positive + tnr * (1 - tnr) / n_negative))
     assert math.isnan(balanced_sign_accuracy(preds, np.abs(labels))[0])
     expected = (np.arctanh(0.6) - np.arctanh(0.2)) / np.sqrt(1 / 97 + 1 / 197)
     assert fisher_z_difference(0.6, 100, 0.2, 200) == pytest.approx(expected)

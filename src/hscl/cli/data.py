@@ -9,7 +9,8 @@ from hscl.cli._shared import FORMAT_HELP
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl data` and its subcommands."""
-    data = sub.add_parser("data", help="inspect, convert or audit datasets", description="Inspect, convert or audit datasets.")
+    data = sub.add_parser("data", help="inspect, convert or audit datasets",
+                          description="Inspect, convert or audit datasets.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     inspect = data_sub.add_parser("inspect", help="splits, sizes, lengths, labels, problems",
                                   description="Print each split's size, feature sizes and lengths, the label "

@@ -4,8 +4,8 @@ Every feature source becomes one matrix per split (sequences mean-pooled over th
 per-utterance vectors as they are) and gets
 
 * **a linear probe**: ridge regression on features standardised on train (and clipped to +-`CLIP_Z`),
-  its penalty chosen on validation MAE from `ALPHAS`, scored with `hscl.metrics.regression_metrics` on valid, on test, and
-  by `CV_FOLDS`-fold cross-validation within train (folds keep a video's rows together; see
+  its penalty chosen on validation MAE from `ALPHAS`, scored with `hscl.metrics.regression_metrics`
+  on valid, on test, and by `CV_FOLDS`-fold cross-validation within train (folds keep a video's rows together; see
   `train_groups`);
 * **label-free statistics**: constant and all-NaN columns, non-finite values, all-missing rows (all NaN
   or all zero),
@@ -126,17 +126,27 @@ class AuditInputs:
 
 def audit_dataset(path: str | Path | None = None, format: str | None = None, **options: Any) -> AuditReport:
     """Audit a dataset that `load_dataset(path, format, **options)` reads; see the module docstring."""
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
     inputs = load_audit_inputs(path, format, **options)
     ds = inputs.dataset
+    if len(ds["train"]) < 2 * CV_FOLDS:
+        raise DataError(ds.source, f"train has {len(ds['train'])} rows; the audit's probe needs at least "
+                                   f"{2 * CV_FOLDS}")
     labels = {split: ds[split].labels.astype(np.float64) for split in SPLITS}
+    sizes = {split: len(labels[split]) for split in SPLITS}
     audits = [SourceAudit(name, None, None, [f"unreadable: {why}"]) for name, why in inputs.unreadable.items()]
-    for name, matrices in inputs.features.items():
-        stats = feature_stats(matrices)
-        probe = None if stats.train_varying_columns == 0 else ridge_probe(_finite(matrices), labels, inputs.train_groups)
-        audits.append(SourceAudit(name, stats, probe, flag_reasons(stats, probe, {s: len(labels[s]) for s in SPLITS})))
-    audits.append(_text_control(ds, labels, inputs.train_groups))
+    # The matrices are small: one BLAS thread is as fast alone and far faster on a shared machine.
+    with threadpool_limits(limits=1):
+        for name, matrices in inputs.features.items():
+            stats = feature_stats(matrices)
+            probe = None
+            if stats.train_varying_columns > 0:
+                probe = ridge_probe(_finite(matrices), labels, inputs.train_groups)
+            audits.append(SourceAudit(name, stats, probe, flag_reasons(stats, probe, sizes)))
+        audits.append(_text_control(ds, labels, inputs.train_groups))
     return AuditReport(
-        source=ds.source, format=ds.format, split_sizes={s: len(ds[s]) for s in SPLITS}, notes=list(ds.notes),
+        source=ds.source, format=ds.format, split_sizes=sizes, notes=list(ds.notes),
         sources=sorted(audits, key=lambda audit: audit.name),
     )
 
@@ -149,13 +159,15 @@ def load_audit_inputs(path: str | Path | None, format: str | None = None, **opti
         ds = load_dataset(path, format, **options)
         features = {name: {split: pool(ds[split].modality(name)) for split in SPLITS} for name in ds.modalities}
         return AuditInputs(ds, train_groups(ds["train"].ids), features, {})
-    ignored = [f"{key}={options.pop(key)!r}" for key in ("audio_file", "visual_file", "allow_leaky_features") if key in options]
+    file_options = ("audio_file", "visual_file", "allow_leaky_features")
+    ignored = [f"{key}={options.pop(key)!r}" for key in file_options if key in options]
     ds = load_dataset(path, format, audio_file=None, visual_file=None, **options)
     if ignored:
         ds.notes.append(f"ignored {', '.join(ignored)}: the audit reads every .npy file of the folder")
     folder = Path(path)  # type: ignore[arg-type]
-    segments = utterance.read_segments(folder / utterance.SEGMENTS_FILE, options.get("split_column", utterance.STANDARD_SPLIT_COLUMN),
-                                       options.get("text_column", "text"))
+    split_column = options.get("split_column", utterance.STANDARD_SPLIT_COLUMN)
+    text_column = options.get("text_column", "text")
+    segments = utterance.read_segments(folder / utterance.SEGMENTS_FILE, split_column, text_column)
     row_of = {sample_id: row for row, sample_id in enumerate(segments.ids)}
     rows = {split: np.array([row_of[i] for i in ds[split].ids], dtype=np.int64) for split in SPLITS}
     features: dict[str, dict[str, np.ndarray]] = {}
@@ -290,7 +302,8 @@ def ridge_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_new: dict[str, np.
     else:  # w = A'(AA' + alpha I)^-1 y, the same weights
         eigenvalues, basis = np.linalg.eigh(a @ a.T)
         weights = ((basis.T @ (y_fit - y_mean) / (np.maximum(eigenvalues, 0) + penalties)) @ basis.T) @ a
-    return {name: weights @ (np.clip((x - mean) / std, -CLIP_Z, CLIP_Z) - centre).T + y_mean for name, x in x_new.items()}
+    return {name: weights @ (np.clip((x - mean) / std, -CLIP_Z, CLIP_Z) - centre).T + y_mean
+            for name, x in x_new.items()}
 
 
 def flag_reasons(stats: FeatureStats, probe: ProbeResult | None, split_sizes: dict[str, int]) -> list[str]:
@@ -315,6 +328,7 @@ def flag_reasons(stats: FeatureStats, probe: ProbeResult | None, split_sizes: di
 
 
 def _probe_flags(probe: ProbeResult) -> list[str]:
+    """The near-perfect and gap flags of one probe."""
     flags = []
     valid = probe.metrics["valid"]
     for key, label in (("acc2_non0", "Acc-2 non0"), ("corr", "r")):
@@ -330,8 +344,9 @@ def _probe_flags(probe: ProbeResult) -> list[str]:
                 (v1, se1), (v2, se2) = probe.balanced_acc2[first], probe.balanced_acc2[second]
                 z = _z(v1 - v2, math.hypot(se1, se2))
             if abs(v1 - v2) >= GAP_MIN[key] and abs(z) >= GAP_Z:
-                flags.append(f"gap: {label} {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| {abs(v1 - v2):.3f} "
-                             f">= {GAP_MIN[key]}, |z| {abs(z):.1f} >= {GAP_Z:g}): these rows do not behave alike")
+                flags.append(f"gap: {label} {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| "
+                             f"{abs(v1 - v2):.3f} >= {GAP_MIN[key]}, |z| {abs(z):.1f} >= {GAP_Z:g}): "
+                             "these rows do not behave alike")
     return flags
 
 
@@ -397,8 +412,9 @@ def format_report(report: AuditReport) -> str:
             s = audit.stats
             lines.append(f"  columns: {s.dim}, constant {s.constant_columns}, all-NaN {s.nan_columns}")
             for split in SPLITS:
-                lines.append(f"  {split:8s} non-finite values {s.nonfinite_values[split]}, missing rows {s.missing_rows[split]}, "
-                             f"|z|>{EXTREME_Z:g}: {s.extreme_values[split]} (max |z| {s.max_abs_z[split]:.1f})")
+                lines.append(f"  {split:8s} non-finite values {s.nonfinite_values[split]}, "
+                             f"missing rows {s.missing_rows[split]}, |z|>{EXTREME_Z:g}: {s.extreme_values[split]} "
+                             f"(max |z| {s.max_abs_z[split]:.1f})")
             lines.append("  duplicate rows: " + ", ".join(f"{pair} {n}" for pair, n in s.duplicate_rows.items()))
         lines += [f"  FLAG {flag}" for flag in audit.flags] or ["  ok: nothing flagged"]
     flagged = [audit.name for audit in report.sources if audit.flags]
@@ -407,10 +423,11 @@ def format_report(report: AuditReport) -> str:
 
 
 def _json_ready(value: Any) -> Any:
+    """`value` with tuples as lists and non-finite floats as None, all the way down."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_json_ready(item) for item in value]
     return value
