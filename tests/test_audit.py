@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
-from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold
 
 from hscl.cli import main
@@ -20,12 +19,12 @@ from hscl.data.audit import (
     EXTREME_Z,
     TEXT_SOURCE,
     audit_dataset,
-    balanced_sign_accuracy,
     feature_stats,
-    fisher_z_difference,
+    gap_z,
     pool,
     ridge_predictions,
     ridge_probe,
+    sign_auc,
 )
 from hscl.data.types import Sequences
 from hscl.metrics import regression_metrics
@@ -56,14 +55,18 @@ def test_ridge_probe_equals_scikit_learn_ridge():
 
     keep = slice(0, 5)
     def valid_mae(alpha):
-        return np.mean(np.abs(_reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha) - y["valid"]))
+        predictions = _reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha)
+        return np.mean(np.abs(predictions - y["valid"]))
 
     alpha = min(ALPHAS, key=valid_mae)
     assert probe.alpha == alpha and probe.columns_used == 5
-    out_of_fold = np.empty(SIZES["train"])
+    out_of_fold, fold_aucs = np.empty(SIZES["train"]), []
     for fit, held in GroupKFold(CV_FOLDS).split(x["train"], groups=groups):
         fold_fit, fold_held = x["train"][fit][:, keep], x["train"][held][:, keep]
         out_of_fold[held] = _reference_ridge(fold_fit, y["train"][fit], fold_held, alpha)
+        fold_aucs.append(sign_auc(out_of_fold[held], y["train"][held]))
+    values, errors = np.array(fold_aucs).T
+    assert probe.sign_auc["train_cv"] == pytest.approx((values.mean(), np.sqrt(np.sum(errors**2)) / CV_FOLDS))
     predictions = {
         "train_cv": out_of_fold,
         "valid": _reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha),
@@ -72,7 +75,8 @@ def test_ridge_probe_equals_scikit_learn_ridge():
     for score, split in (("train_cv", "train"), ("valid", "valid"), ("test", "test")):
         expected = regression_metrics(predictions[score], y[split])
         assert probe.metrics[score] == pytest.approx(expected, abs=1e-9), score
-        assert probe.balanced_acc2[score] == pytest.approx(balanced_sign_accuracy(predictions[score], y[split]))
+        if score != "train_cv":  # the folds' mean, checked above
+            assert probe.sign_auc[score] == pytest.approx(sign_auc(predictions[score], y[split]))
         assert probe.rows[score] == SIZES[split]
 
 
@@ -84,20 +88,23 @@ def test_ridge_predictions_with_more_columns_than_rows_equal_scikit_learn():
         np.testing.assert_allclose(row, _reference_ridge(x_fit, y_fit, x_new, alpha), rtol=1e-8, atol=1e-10)
 
 
-def test_balanced_accuracy_and_fisher_z_against_plain_formulas():
+def test_sign_auc_and_gap_z_against_plain_formulas():
     rng = np.random.default_rng(1)
     labels = rng.choice([-2.0, -0.4, 0.0, 0.6, 1.8], size=200)
-    preds = labels + rng.normal(size=200)
-    value, se = balanced_sign_accuracy(preds, labels)
-    nonzero = labels != 0
-    assert value == pytest.approx(balanced_accuracy_score(labels[nonzero] > 0, preds[nonzero] > 0))
-    tpr, tnr = np.mean(preds[labels > 0] > 0), np.mean(preds[labels < 0] <= 0)
-    n_positive, n_negative = (labels > 0).sum(), (labels < 0).sum()
-    assert se == pytest.approx(0.5 * math.sqrt(tpr * (1 - tpr) / n_positive + tnr * (1 - tnr) / n_negative))
-    assert math.isnan(balanced_sign_accuracy(preds, np.abs(labels))[0])
-    expected = (np.arctanh(0.6) - np.arctanh(0.2)) / np.sqrt(1 / 97 + 1 / 197)
-    assert fisher_z_difference(0.6, 100, 0.2, 200) == pytest.approx(expected)
-    assert fisher_z_difference(float("nan"), 100, 0.2, 200) == 0.0
+    preds = np.round(labels + rng.normal(size=200), 1)  # with ties
+    value, se = sign_auc(preds, labels)
+    positive, negative = preds[labels > 0], preds[labels < 0]
+    pairs = [(p > q) + 0.5 * (p == q) for p in positive for q in negative]
+    assert value == pytest.approx(np.mean(pairs))
+    n1, n2 = len(positive), len(negative)
+    q1, q2 = value / (2 - value), 2 * value**2 / (1 + value)
+    expected_se = math.sqrt((value * (1 - value) + (n1 - 1) * (q1 - value**2) + (n2 - 1) * (q2 - value**2)) / (n1 * n2))
+    assert se == pytest.approx(expected_se)
+    resampled = [sign_auc(preds[i], labels[i])[0] for i in rng.integers(0, 200, size=(400, 200))]
+    assert np.std(resampled) == pytest.approx(se, rel=0.25)  # the formula matches the bootstrap
+    assert math.isnan(sign_auc(preds, np.abs(labels))[0])
+    assert gap_z(0.3, 0.1) == pytest.approx(3.0) and gap_z(float("nan"), 0.1) == 0.0
+    assert gap_z(0.0, 0.0) == 0.0 and gap_z(-0.1, 0.0) == -math.inf
 
 
 def test_pool_averages_real_frames_only():

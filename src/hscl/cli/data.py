@@ -20,14 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                               "a JSON manifest), which loads fast and runs no code.")
     audit = data_sub.add_parser(
         "audit", help="flag leaked or broken features (linear probe + label-free statistics)",
-        description="For each feature source (every .npy file of an utterance folder; the audio and visual "
-                    "modalities of other formats; a TF-IDF control for the transcripts), fit a ridge probe on "
-                    "mean-pooled train features and score it on valid, test and by cross-validation within train, "
-                    "and count constant, all-NaN and extreme values and rows duplicated across splits. Flags: an "
-                    "empty or constant source, near-perfect validation (Acc-2 non0 or r >= 0.90), a gap between "
-                    "two of the three probe scores (|delta r| >= 0.2 and Fisher z >= 4, either direction), and "
-                    ">= 1%% of a split's rows duplicating another split's. Exit status 0, or with --strict 1 when "
-                    "anything is flagged; 2 on an error.")
+        description="For each feature source (every .npy file of an utterance folder, whatever the reader would "
+                    "refuse; the audio and visual modalities of other formats, mean-pooled; a TF-IDF control for the "
+                    "transcripts), fit a ridge probe on train and score it on valid, on test and by cross-validation "
+                    "within train (folds by video), and count constant, all-NaN, non-finite and extreme values, "
+                    "missing rows and rows duplicated across splits. A source is flagged when it is empty or "
+                    "constant; when its validation Acc-2 non0 or r is >= 0.90 (near perfect); when two of its three "
+                    "scores differ in sign AUC by >= 0.05 and >= 4 standard errors, in either direction; or "
+                    "when >= 1 percent of a split's rows repeat another split's rows. Exit status 0 (with --strict: "
+                    "1 when anything is flagged); 2 on an error. See README.md, 'Auditing features'.")
     for parser in (inspect, convert, audit):
         parser.add_argument("path", nargs="?", help="dataset file or folder (none for --format synthetic)")
         parser.add_argument("--format", help=FORMAT_HELP)

@@ -13,10 +13,11 @@ per-utterance vectors as they are) and gets
 
 A source is flagged (see `flag_reasons` and the README's data section for the evidence) when it is
 empty, all NaN or constant on train; when its validation score is near perfect (Acc-2 non0 or
-Pearson r at least `NEAR_PERFECT`, above what humans and full multimodal models reach on MOSI);
+Pearson r at least `NEAR_PERFECT`, above the human performance reported for MOSI, Acc-2 0.857 and r 0.82);
 when two of its three scores (train cross-validation, valid, test) disagree, in either direction, in
-Pearson r or in balanced Acc-2 by at least `GAP_MIN` *and* by `GAP_Z` standard errors (rows that
-behave unlike the rows the probe was fit on: features fit on some split's labels); or when at least
+sign AUC (`sign_auc`: how well predictions rank positive above negative labels) by at least
+`GAP_MIN` *and* by `GAP_Z` standard errors (rows that behave unlike the rows the probe was fit on, as
+when features were fit on some split's labels); or when at least
 `DUPLICATE_FRACTION` of a split's rows duplicate another split's rows.
 
 Sources: the utterance format audits **every** `.npy` file beside `segments.csv`, read with the
@@ -47,9 +48,9 @@ from hscl.metrics import format_metrics, regression_metrics
 
 ALPHAS: tuple[float, ...] = tuple(10.0**k for k in range(-2, 6))  # ridge penalties tried on validation
 CV_FOLDS = 5
-NEAR_PERFECT = 0.90  # valid Acc-2 non0 or r at or above this; MOSI humans: Acc-2 85.7 %, r 0.82
-GAP_Z = 4.0  # a gap between two of a probe's scores: |z| >= this (Fisher z for r, normal z for balanced Acc-2) ...
-GAP_MIN = {"balanced_acc2": 0.05, "corr": 0.10}  # ... and a difference at least this large
+NEAR_PERFECT = 0.90  # valid Acc-2 non0 or r at or above this; humans on MOSI: Acc-2 85.7 %, r 0.82
+GAP_Z = 4.0  # a gap between two of a probe's sign AUCs: |difference| / standard error >= this ...
+GAP_MIN = 0.05  # ... and |difference| >= this
 CLIP_Z = 5.0  # the probe clips standardised features to +-CLIP_Z, so a few wild values cannot dominate it
 DUPLICATE_FRACTION = 0.01  # flag when this share of a split's rows exactly repeats another split's rows
 EXTREME_Z = 10.0  # |value - train mean| / train std beyond this counts as extreme (a statistic, not a flag)
@@ -80,7 +81,7 @@ class ProbeResult:
     alpha: float
     columns_used: int
     rows: dict[str, int]  # PROBE_SCORES -> rows scored
-    balanced_acc2: dict[str, tuple[float, float]]  # PROBE_SCORES -> (balanced_sign_accuracy, its standard error)
+    sign_auc: dict[str, tuple[float, float]]  # PROBE_SCORES -> (sign_auc, its standard error)
     metrics: dict[str, dict[str, float]]  # PROBE_SCORES -> regression_metrics
 
 
@@ -257,7 +258,9 @@ def ridge_probe(features: dict[str, np.ndarray], labels: dict[str, np.ndarray], 
     """Ridge on train-standardised features (columns constant on train dropped), penalty chosen on valid MAE.
 
     Returns the metrics on valid and test of the model fit on all of train, and on train of the
-    out-of-fold predictions of `CV_FOLDS` group folds fit with the same penalty.
+    out-of-fold predictions of `CV_FOLDS` group folds fit with the same penalty. The train_cv sign
+    AUC is the mean of the folds' AUCs: each fold has its own intercept, which pooled out-of-fold
+    predictions would rank by when a large penalty leaves little else.
     """
     from sklearn.model_selection import GroupKFold
 
@@ -267,20 +270,30 @@ def ridge_probe(features: dict[str, np.ndarray], labels: dict[str, np.ndarray], 
     train, y_train = features["train"][:, keep], labels["train"]
     held_out = ridge_predictions(train, y_train, {s: features[s][:, keep] for s in ("valid", "test")}, ALPHAS)
     best = int(np.argmin(np.mean(np.abs(held_out["valid"] - labels["valid"]), axis=1)))
-    out_of_fold = np.empty(len(train))
+    out_of_fold, fold_aucs = np.empty(len(train)), []
     if len(np.unique(groups)) < CV_FOLDS:
         groups = np.arange(len(train))
     for fit_rows, held_rows in GroupKFold(CV_FOLDS).split(train, groups=groups):
         fold = ridge_predictions(train[fit_rows], y_train[fit_rows], {"held": train[held_rows]}, (ALPHAS[best],))
         out_of_fold[held_rows] = fold["held"][0]
+        fold_aucs.append(sign_auc(out_of_fold[held_rows], y_train[held_rows]))
     predictions = {"train_cv": out_of_fold, "valid": held_out["valid"][best], "test": held_out["test"][best]}
     truth = {"train_cv": y_train, "valid": labels["valid"], "test": labels["test"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant predictions: r is NaN and reported as such
         metrics = {score: regression_metrics(predictions[score], truth[score]) for score in PROBE_SCORES}
     return ProbeResult(alpha=ALPHAS[best], columns_used=int(keep.sum()), rows={s: len(truth[s]) for s in PROBE_SCORES},
-                       balanced_acc2={s: balanced_sign_accuracy(predictions[s], truth[s]) for s in PROBE_SCORES},
+                       sign_auc={"train_cv": _mean_auc(fold_aucs),
+                                 **{s: sign_auc(predictions[s], truth[s]) for s in ("valid", "test")}},
                        metrics=metrics)
+
+
+def _mean_auc(aucs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The mean of independent (AUC, standard error) pairs and its standard error; NaN pairs left out."""
+    usable = [(value, se) for value, se in aucs if math.isfinite(value)]
+    if not usable:
+        return math.nan, math.nan
+    return sum(v for v, _ in usable) / len(usable), math.sqrt(sum(se * se for _, se in usable)) / len(usable)
 
 
 def ridge_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_new: dict[str, np.ndarray],
@@ -334,48 +347,38 @@ def _probe_flags(probe: ProbeResult) -> list[str]:
     for key, label in (("acc2_non0", "Acc-2 non0"), ("corr", "r")):
         if valid[key] >= NEAR_PERFECT:
             flags.append(f"near-perfect validation: {label} {valid[key]:.3f} >= {NEAR_PERFECT} "
-                         "(beyond human agreement on MOSI, Acc-2 0.857 / r 0.82)")
+                         "(humans reach Acc-2 0.857 / r 0.82 on MOSI)")
     for first, second in combinations(PROBE_SCORES, 2):
-        for key, label in (("balanced_acc2", "balanced Acc-2"), ("corr", "r")):
-            if key == "corr":
-                v1, v2 = probe.metrics[first][key], probe.metrics[second][key]
-                z = fisher_z_difference(v1, probe.rows[first], v2, probe.rows[second])
-            else:
-                (v1, se1), (v2, se2) = probe.balanced_acc2[first], probe.balanced_acc2[second]
-                z = _z(v1 - v2, math.hypot(se1, se2))
-            if abs(v1 - v2) >= GAP_MIN[key] and abs(z) >= GAP_Z:
-                flags.append(f"gap: {label} {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| "
-                             f"{abs(v1 - v2):.3f} >= {GAP_MIN[key]}, |z| {abs(z):.1f} >= {GAP_Z:g}): "
-                             "these rows do not behave alike")
+        (v1, se1), (v2, se2) = probe.sign_auc[first], probe.sign_auc[second]
+        z = gap_z(v1 - v2, math.hypot(se1, se2))
+        if abs(v1 - v2) >= GAP_MIN and abs(z) >= GAP_Z:
+            flags.append(f"gap: sign AUC {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| "
+                         f"{abs(v1 - v2):.3f} >= {GAP_MIN}, |z| {abs(z):.1f} >= {GAP_Z:g}): "
+                         "these rows do not behave alike")
     return flags
 
 
-def fisher_z_difference(r1: float, n1: int, r2: float, n2: int) -> float:
-    """(atanh r1 - atanh r2) / sqrt(1/(n1-3) + 1/(n2-3)), the test statistic for two independent r; 0 if undefined."""
-    if not (math.isfinite(r1) and math.isfinite(r2)) or min(n1, n2) <= 3:
-        return 0.0
-    bound = 1 - 1e-12
-    return (math.atanh(max(-bound, min(bound, r1))) - math.atanh(max(-bound, min(bound, r2)))) / math.sqrt(
-        1 / (n1 - 3) + 1 / (n2 - 3))
+def sign_auc(preds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The probability that a positive-label row is predicted above a negative-label row (ties count
+    half; zero labels left out) and its Hanley-McNeil standard error; (NaN, NaN) without both signs.
 
-
-def balanced_sign_accuracy(preds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The mean of the sign recalls on positive and on negative labels (zero labels left out; a prediction
-    is positive when > 0, as in Acc-2 non0) and its standard error; (NaN, NaN) without both signs.
-
-    Unlike Acc-2 it is 0.5 for constant predictions whatever a split's share of positive labels, so
-    splits with different label balance compare fairly.
+    Unlike Acc-2 it needs no threshold, so neither a split's share of positive labels nor a penalty
+    that shrinks every prediction to one side of 0 moves it.
     """
-    positive, negative = labels > 0, labels < 0
-    if not positive.any() or not negative.any():
+    from sklearn.metrics import roc_auc_score
+
+    nonzero = labels != 0
+    n_positive, n_negative = int(np.count_nonzero(labels > 0)), int(np.count_nonzero(labels < 0))
+    if n_positive == 0 or n_negative == 0:
         return math.nan, math.nan
-    recalls = (float(np.mean(preds[positive] > 0)), float(np.mean(preds[negative] <= 0)))
-    counts = (int(positive.sum()), int(negative.sum()))
-    variance = sum(r * (1 - r) / n for r, n in zip(recalls, counts)) / 4
-    return sum(recalls) / 2, math.sqrt(variance)
+    auc = float(roc_auc_score(labels[nonzero] > 0, preds[nonzero]))
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    variance = (auc * (1 - auc) + (n_positive - 1) * (q1 - auc * auc) + (n_negative - 1) * (q2 - auc * auc)) / (
+        n_positive * n_negative)
+    return auc, math.sqrt(max(variance, 0.0))
 
 
-def _z(difference: float, se: float) -> float:
+def gap_z(difference: float, se: float) -> float:
     """difference / se; 0 when undefined, +-inf for a difference with no sampling error."""
     if not math.isfinite(difference) or not math.isfinite(se):
         return 0.0
@@ -406,8 +409,8 @@ def format_report(report: AuditReport) -> str:
         lines += ["", f"== {audit.name}"]
         if audit.probe is not None:
             lines.append(f"  ridge probe: alpha {audit.probe.alpha:g}, {audit.probe.columns_used} columns")
-            lines += [f"  {score:8s} {format_metrics(audit.probe.metrics[score])} | balanced acc2_non0 "
-                      f"{100 * audit.probe.balanced_acc2[score][0]:.2f}%" for score in PROBE_SCORES]
+            lines += [f"  {score:8s} {format_metrics(audit.probe.metrics[score])} | sign AUC "
+                      f"{audit.probe.sign_auc[score][0]:.3f}" for score in PROBE_SCORES]
         if audit.stats is not None:
             s = audit.stats
             lines.append(f"  columns: {s.dim}, constant {s.constant_columns}, all-NaN {s.nan_columns}")
