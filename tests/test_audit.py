@@ -26,6 +26,8 @@ from hscl.data.audit import (
     ridge_probe,
     sign_auc,
 )
+from hscl.data.convert import write_converted
+from hscl.data.loading import load_dataset
 from hscl.data.types import Sequences
 from hscl.metrics import regression_metrics
 
@@ -84,7 +86,7 @@ def test_ridge_predictions_with_more_columns_than_rows_equal_scikit_learn():
     rng = np.random.default_rng(6)
     x_fit, x_new, y_fit = rng.normal(size=(20, 35)), rng.normal(size=(7, 35)), rng.normal(size=20)
     predictions = ridge_predictions(x_fit, y_fit, {"new": x_new}, (0.1, 10.0))["new"]
-    for row, alpha in zip(predictions, (0.1, 10.0)):
+    for row, alpha in zip(predictions, (0.1, 10.0), strict=True):
         np.testing.assert_allclose(row, _reference_ridge(x_fit, y_fit, x_new, alpha), rtol=1e-8, atol=1e-10)
 
 
@@ -151,7 +153,7 @@ def _utterance_folder(folder: Path, files: dict[str, np.ndarray], labels: np.nda
     with (folder / "segments.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "video_id", "clip_id", "text", "label", "split"])
-        for row, (label, split) in enumerate(zip(labels, splits)):
+        for row, (label, split) in enumerate(zip(labels, splits, strict=True)):
             text = " ".join(rng.choice(WORDS, size=5))
             writer.writerow([f"v{row // 10}_{row % 10}", f"v{row // 10}", row % 10, text, f"{label:.4f}", split])
     for name, array in files.items():
@@ -222,3 +224,14 @@ def test_real_mosi_audit_flags_the_leaky_files_and_passes_audio():
     flags = {audit.name: audit.flags for audit in report.sources}
     assert flags["video.npy"] and flags["text_cnn.npy"]
     assert flags["audio.npy"] == [] and flags[TEXT_SOURCE] == []
+
+
+def test_pooled_modality_of_a_converted_dataset_constant_visual_is_flagged(tmp_path):
+    ds = load_dataset(None, "synthetic", n_train=120, n_valid=40, n_test=40)
+    for split in ds.splits.values():
+        visual = split.visual
+        visual.features[np.arange(visual.max_len)[None, :] < visual.lengths[:, None]] = 1.0
+    report = audit_dataset(write_converted(ds, tmp_path / "converted"))
+    flags = {audit.name: audit.flags for audit in report.sources}
+    assert report.format == "converted" and flags["audio"] == []
+    assert flags["visual"] == ["constant: no column varies over the train rows, so nothing can be learnt from it"]
