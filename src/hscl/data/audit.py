@@ -3,22 +3,21 @@
 Every feature source becomes one matrix per split (sequences mean-pooled over their real frames,
 per-utterance vectors as they are) and gets
 
-* **a linear probe**: ridge regression on features standardised on train (and clipped to +-`CLIP_Z`),
+* **a linear probe**: ridge regression on features standardised on train and clipped to +-`CLIP_Z`,
   its penalty chosen on validation MAE from `ALPHAS`, scored with `hscl.metrics.regression_metrics`
-  on valid, on test, and by `CV_FOLDS`-fold cross-validation within train (folds keep a video's rows together; see
-  `train_groups`);
-* **label-free statistics**: constant and all-NaN columns, non-finite values, all-missing rows (all NaN
-  or all zero),
-  values beyond `EXTREME_Z` train standard deviations, and exact duplicate rows across splits.
+  and `sign_auc` on valid, on test, and by `CV_FOLDS`-fold cross-validation within train (folds
+  keep a video's rows together; see `train_groups`);
+* **label-free statistics**: constant and all-NaN columns, non-finite values, missing rows (all NaN
+  or all zero), values beyond `EXTREME_Z` train standard deviations, and exact duplicate rows
+  across splits.
 
-A source is flagged (see `flag_reasons` and the README's data section for the evidence) when it is
-empty, all NaN or constant on train; when its validation score is near perfect (Acc-2 non0 or
-Pearson r at least `NEAR_PERFECT`, above the human performance reported for MOSI, Acc-2 0.857 and r 0.82);
-when two of its three scores (train cross-validation, valid, test) disagree, in either direction, in
-sign AUC (`sign_auc`: how well predictions rank positive above negative labels) by at least
-`GAP_MIN` *and* by `GAP_Z` standard errors (rows that behave unlike the rows the probe was fit on, as
-when features were fit on some split's labels); or when at least
-`DUPLICATE_FRACTION` of a split's rows duplicate another split's rows.
+A source is flagged (`flag_reasons`; the evidence for each threshold is in the README's data
+section) when it is empty, all NaN or constant on train; when its validation Acc-2 non0 or Pearson r
+is at least `NEAR_PERFECT` (above the human performance reported for MOSI, Acc-2 0.857 and r 0.82);
+when two of its three scores (train cross-validation, valid, test) differ in sign AUC, in either
+direction, by at least `GAP_MIN` *and* by `GAP_Z` standard errors (rows that behave unlike the rows
+the probe was fit on, as when features were fit on some split's labels); or when at least
+`DUPLICATE_FRACTION` of a split's rows repeat another split's rows.
 
 Sources: the utterance format audits **every** `.npy` file beside `segments.csv`, read with the
 reader's own row and split logic but without its list of known leaky files, so leaks are found from
