@@ -11,11 +11,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("predict", help="write predictions of a run for a dataset",
                             description="Write the predictions of a run's selected model as CSV (id, split, "
                                         "prediction, label).")
-    parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
+    parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     parser.add_argument("--data", required=True, help="dataset file or folder")
     parser.add_argument("--format", help="format of --data (default: detect; see `hscl data inspect --help`)")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="split(s) to predict")
-    parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace)")
+    parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace; never the --data input)")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.set_defaults(func=run)
 

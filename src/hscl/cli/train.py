@@ -16,7 +16,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted run from its last checkpoint")
     add_override_argument(parser)
     parser.add_argument("--seeds", type=int, nargs="+", help="train once per seed and summarise mean ± std")
-    parser.add_argument("--out", help="run directory (default runs/<name>-<time>); must be new or empty")
+    parser.add_argument("--out", help="run directory (default runs/<name>-<time>); must be new or empty, "
+                                      "unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run (or multi-seed runs) already in --out, once every check has passed")
     parser.add_argument("--device", help=f"{DEVICE_HELP} (= train.device)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log", choices=("files", "tensorboard"),
@@ -37,15 +40,16 @@ def run(args: argparse.Namespace) -> int:
     from hscl.errors import ConfigError
     from hscl.metrics import format_metrics
     from hscl.training import distributed
+    from hscl.training.run_records import RunDir
     from hscl.training.seeds import train_seeds
     from hscl.training.trainer import resume, train
 
     ctx = distributed.context_from_env()
     try:
         if args.resume:
-            if args.set or args.seeds or args.out:
+            if args.set or args.seeds or args.out or args.overwrite:
                 raise ConfigError("--resume carries on a run with the config saved in it; "
-                                  "--set, --seeds and --out cannot be combined with it")
+                                  "--set, --seeds, --out and --overwrite cannot be combined with it")
             args.interrupt_hint = f"; resume with: hscl train --resume {args.resume}"
             result = resume(args.resume, device=args.device, progress=False if args.no_progress else None,
                             log=args.log, checkpoint_every=args.checkpoint_every)
@@ -63,14 +67,16 @@ def run(args: argparse.Namespace) -> int:
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
             args.interrupt_hint = f"; resume with: hscl train --resume {out}"
             if args.seeds:
+                args.interrupt_hint = (f"; finished seeds are kept in {out}; carry the interrupted one on with: "
+                                       f"hscl train --resume {out}/seed_<SEED>")
                 if ctx.enabled:
                     raise ConfigError("--seeds runs one process; under torchrun start one run per seed "
                                       "(--set train.seed=N)")
-                train_seeds(config, args.seeds, out)
-                print((out / "summary.md").read_text(encoding="utf-8"), end="")
+                train_seeds(config, args.seeds, out, overwrite=args.overwrite)
+                print(RunDir(out).read_summary_markdown(), end="")
                 print(f"runs in {out}")
                 return 0
-            result = train(config, out)
+            result = train(config, out, overwrite=args.overwrite)
     finally:
         distributed.teardown()
     if ctx.is_main:

@@ -9,15 +9,14 @@ import numpy as np
 import torch
 
 from hscl.data.batching import encode_split
-from hscl.data.loading import load_dataset
-from hscl.data.readers._common import pad_right
+from hscl.data.loading import load_data, load_dataset
 from hscl.data.types import MSADataset, Sequences, SplitData
-from hscl.errors import HSCLError
+from hscl.errors import DataError, HSCLError
+from hscl.files import check_output_file, open_atomic
 from hscl.model.hscl import HSCL, load_tokenizer
-from hscl.training import run_dir as layout
 from hscl.training.evaluation import evaluate_split, predict_split
+from hscl.training.run_records import RunDir
 from hscl.training.runtime import select_device
-from hscl.training.trainer import load_data
 
 
 @dataclass
@@ -32,12 +31,22 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "auto") -> "Predictor":
-        """Load the selected checkpoint of a run directory."""
-        config = layout.load_run_config(run_dir)
+        """Load the selected model of a run directory; an `HSCLError` if the run has none (yet)."""
+        run = RunDir(run_dir)
+        config = run.read_config()
         target = select_device(device)
-        model = HSCL.from_pretrained(layout.model_dir(run_dir)).to(target).eval()
-        tokenizer = load_tokenizer(layout.model_dir(run_dir))
-        return cls(model, tokenizer, config.data.max_text_len, config.train.eval_batch_size, target)
+        model_dir = run.require_model()
+        model = HSCL.from_pretrained(model_dir).to(target).eval()
+        return cls(model, load_tokenizer(model_dir), config.data.max_text_len, config.train.eval_batch_size, target)
+
+    def check_features(self, dataset: MSADataset) -> None:
+        """A `DataError` naming the dataset unless it has every modality the model reads, with the same sizes."""
+        for modality in self.model.config.active_modalities:
+            expected, found = self.model.config.feature_dim(modality), dataset.feature_dim(modality)
+            if found != expected:
+                has = "none" if found is None else f"{found}-d"
+                raise DataError(dataset.source or "the data", f"{modality} features are {has}, but the model was "
+                                                              f"trained on {expected}-d {modality} features")
 
     def predict_split(self, split: SplitData) -> np.ndarray:
         """Predictions for every sample of `split`, in order."""
@@ -55,13 +64,13 @@ class Predictor:
 
 def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
     """Right-pad a list of (length, dim) arrays into `Sequences` (None stays None)."""
-    return None if sequences is None else pad_right(sequences, sequences[0].shape[1])
+    return None if sequences is None else Sequences.from_frames(sequences, sequences[0].shape[1])
 
 
 def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None = None) -> MSADataset:
     """The run's own dataset, or another one given by path (and format)."""
     if data is None:
-        return load_data(layout.load_run_config(run_dir))
+        return load_data(RunDir(run_dir).read_config().data)
     return load_dataset(data, format)
 
 
@@ -70,26 +79,41 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = No
     """Metrics of a run's selected checkpoint on `split`; reproduces the numbers saved at training time."""
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
+    predictor.check_features(dataset)
     encoded = encode_split(dataset[split], predictor.tokenizer, predictor.max_text_len)
-    metrics, _ = evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
-    return metrics
+    return evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
 
 
-def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str | None = None,
+def _check_not_input(out: Path, data: str | Path) -> None:
+    """An `HSCLError` if writing `out` would replace the input data (the file itself, or a file in its folder)."""
+    out, data = out.resolve(), Path(data).resolve()
+    if out == data or data in out.parents:
+        raise HSCLError(f"{out}: would overwrite the input data {data}; choose another --out")
+
+
+def predict_run(run_dir: str | Path, data: str | None, out_csv: str | Path, format: str | None = None,
                 split: str = "test", device: str = "auto") -> int:
-    """Write `id, split, prediction, label` rows for `split` (or every split with 'all'); returns the row count."""
+    """Write `id, split, prediction, label` rows of dataset `data` (None: the run's own) for `split` (or every
+    split with 'all'); returns the row count.
+
+    Everything is checked (the output location, the run, the data, its feature sizes) before the CSV is
+    written, atomically.
+    """
+    out = check_output_file(out_csv)
+    if data is not None:
+        _check_not_input(out, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
+    predictor.check_features(dataset)
     names = list(dataset.splits) if split == "all" else [split]
     if split != "all" and split not in dataset.splits:
-        raise HSCLError(f"{data}: no split {split!r}; has {sorted(dataset.splits)}")
-    rows = 0
-    with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
+        raise HSCLError(f"{dataset.source or data}: no split {split!r}; has {sorted(dataset.splits)}")
+    rows = [(sample_id, name, pred, label) for name in names
+            for sample_id, pred, label in zip(dataset[name].ids, predictor.predict_split(dataset[name]),
+                                              dataset[name].labels)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "split", "prediction", "label"])
-        for name in names:
-            part = dataset[name]
-            for sample_id, pred, label in zip(part.ids, predictor.predict_split(part), part.labels):
-                writer.writerow([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}"])
-                rows += 1
-    return rows
+        writer.writerows([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}"] for sample_id, name, pred, label in rows)
+    return len(rows)
