@@ -116,6 +116,27 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     assert_same_run(run, reference)
 
 
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):
+    """SIGINT mid-training: exit 130, one line saying how to resume, no traceback; the resumed run is the same."""
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env["OMP_NUM_THREADS"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
+                                "--out", str(run), "--no-progress"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate()
+    assert process.returncode == 130, f"the run ended on its own before Ctrl-C: {stderr.decode()}"
+    assert stderr.decode().strip().splitlines() == [f"hscl: interrupted; resume with: hscl train --resume {run}"]
+    assert not list(run.rglob("*.tmp"))
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
 def test_stop_after_the_epoch_record_before_its_checkpoint(config_file, reference, tmp_path):
     """The record of epoch 2 is on disk but its checkpoint is not: the resumed run drops and redoes it."""
     run = tmp_path / "run"

@@ -81,11 +81,16 @@ def test_records_round_trip(tmp_path):
     assert run.read_epochs() == [first]
     assert run.selected_epoch() is None
     run.model_dir.mkdir()
-    staged = run.model_staging_dir()
-    staged.mkdir()
-    (staged / "weights").write_text("new")
-    run.replace_model(staged, Selection(1, "mae", {"mae": 0.9}))
-    assert (run.model_dir / "weights").read_text() == "new" and not staged.exists()
+    (run.model_dir / "weights").write_text("old")
+    with pytest.raises(RuntimeError):
+        with run.writing_model(Selection(1, "mae", {"mae": 0.9})) as folder:
+            (folder / "weights").write_text("half")
+            raise RuntimeError("killed")
+    assert (run.model_dir / "weights").read_text() == "old" and run.selected_epoch() is None
+    with run.writing_model(Selection(1, "mae", {"mae": 0.9})) as folder:
+        (folder / "weights").write_text("new")
+    assert (run.model_dir / "weights").read_text() == "new" and sorted(run.path.iterdir()) == [
+        run.path / run_records.EPOCHS_FILE, run.model_dir, run.path / run_records.SELECTION_FILE]
     assert run.read_selection() == Selection(1, "mae", {"mae": 0.9}) and run.read_selection().value == 0.9
     assert run.selected_epoch() == 1
     assert not run.is_complete()

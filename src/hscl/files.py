@@ -1,5 +1,5 @@
 """Writing output safely: every file the package writes goes through `open_atomic` (or `write_text`),
-and every directory it replaces through `replace_dir`, so a reader never sees a half-written file and an
+and every directory it replaces through `atomic_dir`, so a reader never sees a half-written file and an
 interrupted write leaves the previous version in place. `check_output_file` / `check_output_folder` say
 up front, as one `HSCLError` line, why a location cannot be written.
 """
@@ -37,6 +37,23 @@ def write_text(path: str | Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically."""
     with open_atomic(path) as handle:
         handle.write(text)
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A new, empty folder beside `path` to write into; when the block ends without an exception it replaces
+    `path` (see `replace_dir`), otherwise it is removed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, path)
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

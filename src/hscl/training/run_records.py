@@ -16,17 +16,17 @@ in it except the model folder's contents (`HSCL.save_pretrained`) and the resuma
 from __future__ import annotations
 
 import json
-import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import yaml
 
 from hscl.config import RunConfig, config_from_dict, load_yaml
 from hscl.errors import HSCLError
-from hscl.files import TMP_SUFFIX, check_output_folder, clear_dir, open_atomic, replace_dir, write_text
+from hscl.files import atomic_dir, check_output_folder, clear_dir, open_atomic, write_text
 from hscl.training.mean_std import MeanStd
 
 RUN_CONFIG_FILE = "config.yaml"
@@ -199,18 +199,13 @@ class RunDir:
         write_text(path, "".join(lines[:epochs]))
 
     # --- the selected model -----------------------------------------------------------------------------
-    def replace_model(self, written: Path, selection: Selection) -> None:
-        """Put the model folder `written` (a complete `save_pretrained` output) in place of the selected model,
-        then record which epoch it is."""
-        replace_dir(written, self.model_dir)
+    @contextmanager
+    def writing_model(self, selection: Selection) -> Iterator[Path]:
+        """A new, empty folder to write the selected model into (`HSCL.save_pretrained`); once the block ends
+        without an exception it replaces the model directory and `selection` is recorded."""
+        with atomic_dir(self.model_dir) as staging:
+            yield staging
         _write_json(self.path / SELECTION_FILE, asdict(selection))
-
-    def model_staging_dir(self) -> Path:
-        """A new, empty folder to write the next selected model into before `replace_model` swaps it in."""
-        staging = self.path / (MODEL_DIR + TMP_SUFFIX)
-        if staging.exists():
-            shutil.rmtree(staging)
-        return staging
 
     def read_selection(self) -> Selection:
         """The selected epoch; an `HSCLError` saying how to carry on when the run has selected none yet."""

@@ -323,10 +323,9 @@ class Trainer:
 
     def _export_best(self) -> None:
         """Write the current weights as the selected model (atomically), then record which epoch they are."""
-        staging = self.run_dir.model_staging_dir()
-        self.model.save_pretrained(staging, tokenizer=self.tokenizer)
-        self.run_dir.replace_model(staging, Selection(self.state.best_epoch, self.config.train.select_metric,
-                                                  self.state.best_valid))
+        selection = Selection(self.state.best_epoch, self.config.train.select_metric, self.state.best_valid)
+        with self.run_dir.writing_model(selection) as folder:
+            self.model.save_pretrained(folder, tokenizer=self.tokenizer)
 
     def _test_once(self) -> dict[str, float]:
         """Reload the selected checkpoint from disk and evaluate it on test (what `hscl evaluate` does)."""
