@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +25,6 @@ class MeanStd:
     def to_dict(self) -> dict[str, Any]:
         """`{"mean", "std", "n"}`, as stored in summary files."""
         return {"mean": self.mean, "std": self.std, "n": self.n}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "MeanStd":
-        """The inverse of `to_dict`."""
-        return cls(float(data["mean"]), float(data["std"]), int(data["n"]))
 
 
 def summarise(results: list[dict[str, float]]) -> dict[str, MeanStd]:

@@ -300,14 +300,6 @@ class RunDir:
         _write_json(self.path / SUMMARY_JSON, payload)
         write_text(self.path / SUMMARY_MD, markdown)
 
-    def read_summary(self) -> SeedsSummary:
-        """The multi-seed summary."""
-        data = _read_json(self.path / SUMMARY_JSON, "is this a finished multi-seed run?")
-        return SeedsSummary(str(data["name"]), [int(s) for s in data["seeds"]],
-                            {k: MeanStd.from_dict(v) for k, v in data["test"].items()},
-                            {k: MeanStd.from_dict(v) for k, v in data["valid"].items()},
-                            [int(e) for e in data["selected_epochs"]], [float(s) for s in data["wall_seconds"]])
-
     def read_summary_markdown(self) -> str:
         """summary.md as written."""
         path = self.path / SUMMARY_MD
