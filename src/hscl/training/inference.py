@@ -44,9 +44,9 @@ class Predictor:
         for modality in self.model.config.active_modalities:
             expected, found = self.model.config.feature_dim(modality), dataset.feature_dim(modality)
             if found != expected:
-                has = "none" if found is None else f"{found}-d"
-                raise DataError(dataset.source or "the data", f"{modality} features are {has}, but the model was "
-                                                              f"trained on {expected}-d {modality} features")
+                has = f"has no {modality} features" if found is None else f"{modality} features are {found}-d"
+                raise DataError(dataset.source or "the data",
+                                f"{has}, but the model was trained on {expected}-d {modality} features")
 
     def predict_split(self, split: SplitData) -> np.ndarray:
         """Predictions for every sample of `split`, in order."""

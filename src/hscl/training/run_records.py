@@ -43,10 +43,6 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
 
-class MissingRecordError(HSCLError):
-    """A record a finished run would have is not there."""
-
-
 @dataclass(frozen=True)
 class EpochRecord:
     """One line of metrics.jsonl: the epoch's mean loss terms, validation metrics, learning rates, wall time,
@@ -107,7 +103,7 @@ def _write_json(path: Path, payload: Any) -> None:
 
 def _read_json(path: Path, missing: str) -> Any:
     if not path.is_file():
-        raise MissingRecordError(f"{path}: missing; {missing}")
+        raise HSCLError(f"{path}: missing; {missing}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
@@ -149,8 +145,9 @@ class RunDir:
             raise HSCLError(f"{self.path}: holds files that are not an hscl run; choose a new or empty folder "
                             "(--overwrite only replaces runs)")
         if not overwrite:
-            raise HSCLError(f"{self.path}: already holds a run; choose a new --out, carry it on with "
-                            f"`hscl train --resume {self.path}`, or pass --overwrite to replace it")
+            resume = f"carry it on with `hscl train --resume {self.path}`, " if is_run(self.path) else ""
+            raise HSCLError(f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite "
+                            "to replace them")
 
     def start(self, config: RunConfig) -> None:
         """An empty run directory (cleared if it held anything), holding the run's config and an empty epoch log."""
@@ -163,7 +160,7 @@ class RunDir:
         """The resolved config the run was trained with."""
         path = self.path / RUN_CONFIG_FILE
         if not path.is_file():
-            raise MissingRecordError(f"{path}: missing; is {self.path} an hscl run directory?")
+            raise HSCLError(f"{path}: missing; is {self.path} an hscl run directory?")
         return config_from_dict(load_yaml(path))
 
     # --- per-epoch records ------------------------------------------------------------------------------
@@ -177,7 +174,7 @@ class RunDir:
         """Every epoch recorded so far; an `HSCLError` naming the file (and line) if one is unusable."""
         path = self.path / EPOCHS_FILE
         if not path.is_file():
-            raise MissingRecordError(f"{path}: missing; is {self.path} an hscl run directory?")
+            raise HSCLError(f"{path}: missing; is {self.path} an hscl run directory?")
         records = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
@@ -222,11 +219,11 @@ class RunDir:
     def require_model(self) -> Path:
         """The selected model's folder; an `HSCLError` saying the run has none yet (and how to resume) if absent."""
         if not self.model_dir.is_dir():
-            raise MissingRecordError(f"{self.model_dir}: missing; {self._no_model_yet()}")
+            raise HSCLError(f"{self.model_dir}: missing; {self._no_model_yet()}")
         return self.model_dir
 
     def _no_model_yet(self) -> str:
-        if (self.path / RUN_CONFIG_FILE).is_file():
+        if is_run(self.path):
             return ("the run has no selected model yet: it failed or is still running; carry it on with "
                     f"`hscl train --resume {self.path}`")
         return f"is {self.path} an hscl run directory?"
@@ -254,7 +251,7 @@ class RunDir:
         """labels (N,), prediction (N,) and the z_* (N, d) of a projections file, checked."""
         path = self.path / name
         if not path.is_file():
-            raise MissingRecordError(f"{path}: missing; is {self.path} a finished hscl run directory?")
+            raise HSCLError(f"{path}: missing; is {self.path} a finished hscl run directory?")
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {key: np.asarray(stored[key], dtype=np.float64) for key in stored.files}
@@ -304,14 +301,19 @@ class RunDir:
         """summary.md as written."""
         path = self.path / SUMMARY_MD
         if not path.is_file():
-            raise MissingRecordError(f"{path}: missing; is this a finished multi-seed run?")
+            raise HSCLError(f"{path}: missing; is this a finished multi-seed run?")
         return path.read_text(encoding="utf-8")
+
+
+def is_run(path: Path) -> bool:
+    """Whether `path` is a single run's directory (it holds a run config)."""
+    return (path / RUN_CONFIG_FILE).is_file()
 
 
 def _holds_runs(path: Path) -> bool:
     """Whether the folder `path` is a run, a multi-seed run or a suite: a run config or summary in it, or
     sub-folders only, each empty or such a folder, at least one not empty."""
-    if (path / RUN_CONFIG_FILE).is_file() or (path / SUMMARY_JSON).is_file():
+    if is_run(path) or (path / SUMMARY_JSON).is_file():
         return True
     entries = [entry for entry in path.iterdir() if not (entry.is_dir() and not any(entry.iterdir()))]
     return bool(entries) and all(entry.is_dir() and _holds_runs(entry) for entry in entries)
