@@ -253,11 +253,27 @@ def test_report_out_that_is_a_file(finished, tmp_path, capsys):
     assert not (tmp_path / "pngs").exists()
 
 
+def test_predict_out_that_is_a_folder(finished, tmp_path, capsys):
+    assert main(["predict", str(finished), "--data", str(finished), "--out", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder" in one_error_line(capsys)
+
+
 def test_multi_seed_summary_is_read_back(config_file, tmp_path, capsys):
     assert main(["train", "--config", str(config_file), "--seeds", "1", "2", "--out", str(tmp_path / "s")]) == 0
     summary = json.loads((tmp_path / "s" / run_records.SUMMARY_JSON).read_text())
     assert summary["seeds"] == [1, 2] and summary["test"]["mae"]["n"] == 2 and summary["selected_epochs"] == [1, 1]
     assert "| tiny | 1 2 |" in capsys.readouterr().out
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(config_file, tmp_path, monkeypatch,
+                                                                          capsys):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("hscl.training.trainer.Trainer.run", interrupted)
+    assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "hscl: interrupted; no epoch had finished, so there is nothing to resume: start the run again"]
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict", "report", "train"])

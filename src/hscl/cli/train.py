@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hscl.cli._shared import DEVICE_HELP, add_override_argument, start_logging
 
@@ -33,7 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as asked and print the selected epoch's test metrics."""
     import time
-    from pathlib import Path
 
     start_logging()
     from hscl.config import load_config
@@ -65,21 +65,34 @@ def run(args: argparse.Namespace) -> int:
                 overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
             config = load_config(preset=args.preset, path=args.config, overrides=overrides)
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            args.interrupt_hint = f"; resume with: hscl train --resume {out}"
-            if args.seeds:
-                args.interrupt_hint = (f"; finished seeds are kept in {out}; carry the interrupted one on with: "
-                                       f"hscl train --resume {out}/seed_<SEED>")
-                if ctx.enabled:
-                    raise ConfigError("--seeds runs one process; under torchrun start one run per seed "
-                                      "(--set train.seed=N)")
-                train_seeds(config, args.seeds, out, overwrite=args.overwrite)
-                print(RunDir(out).read_summary_markdown(), end="")
-                print(f"runs in {out}")
-                return 0
-            result = train(config, out, overwrite=args.overwrite)
+            try:
+                if args.seeds:
+                    if ctx.enabled:
+                        raise ConfigError("--seeds runs one process; under torchrun start one run per seed "
+                                          "(--set train.seed=N)")
+                    train_seeds(config, args.seeds, out, overwrite=args.overwrite)
+                    print(RunDir(out).read_summary_markdown(), end="")
+                    print(f"runs in {out}")
+                    return 0
+                result = train(config, out, overwrite=args.overwrite)
+            except KeyboardInterrupt:
+                args.interrupt_hint = interrupted_hint(out, args.seeds)
+                raise
     finally:
         distributed.teardown()
     if ctx.is_main:
         print(f"test (epoch {result.best_epoch} selected on valid): {format_metrics(result.test_metrics)}")
         print(f"run in {result.run_dir}  ({result.wall_seconds:.0f}s)")
     return 0
+
+
+def interrupted_hint(out: Path, seeds: list[int] | None) -> str:
+    """What to tell someone who stopped `hscl train`: the command that carries the interrupted run on, if any."""
+    from hscl.training.run_records import RunDir
+    from hscl.training.seeds import seed_dir
+
+    runs = [RunDir(seed_dir(out, seed)) for seed in seeds] if seeds else [RunDir(out)]
+    stopped = [run for run in runs if run.checkpoint_file.is_file() and not run.has_test_metrics()]
+    if stopped:
+        return f"; resume with: hscl train --resume {stopped[-1]}"
+    return "; no epoch had finished, so there is nothing to resume: start the run again"
