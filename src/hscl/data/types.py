@@ -116,7 +116,7 @@ class Batch:
 
     input_ids: torch.Tensor  # (B, Lt) long
     attention_mask: torch.Tensor  # (B, Lt) bool
-    labels: torch.Tensor  # (B,) float32
+    labels: torch.Tensor  # (B,) float32: the targets the loss reads
     audio: torch.Tensor | None = None  # (B, La, da) float32
     audio_mask: torch.Tensor | None = None  # (B, La) bool
     visual: torch.Tensor | None = None  # (B, Lv, dv) float32

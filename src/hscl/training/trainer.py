@@ -103,9 +103,10 @@ class Objective(nn.Module):
         self.model = model
         self.loss_fn = loss_fn
 
-    def forward(self, batch: Batch, labels: torch.Tensor, sizes: list[int]) -> dict[str, torch.Tensor]:
+    def forward(self, batch: Batch, sizes: list[int]) -> dict[str, torch.Tensor]:
         """Loss terms of the global batch; `batch` is this process's part, `sizes` every process's row count."""
-        return self.loss_fn(distributed.gather_fields(self.model(batch), sizes), labels)
+        return self.loss_fn(distributed.gather_fields(self.model(batch), sizes),
+                            distributed.gather_rows(batch.labels, sizes))
 
 
 class Trainer:
@@ -191,8 +192,7 @@ class Trainer:
         batch = encoded.batch(distributed.shard(index, self.ctx)).to(self.device, non_blocking=True)
         amp = self.config.train.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-            return self.train_step(batch, encoded.labels[index].to(self.device, non_blocking=True),
-                                   distributed.shard_sizes(len(index), self.ctx))
+            return self.train_step(batch, distributed.shard_sizes(len(index), self.ctx))
 
     def _optimizer_step(self, epoch: int, step: int) -> None:
         """Clip the gradient (when train.grad_clip > 0), refuse a non-finite one, step and zero."""
