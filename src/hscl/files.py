@@ -42,7 +42,7 @@ def write_text(path: str | Path, text: str) -> None:
 @contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """A new, empty folder beside `path` to write into; when the block ends without an exception it replaces
-    `path` (see `replace_dir`), otherwise it is removed."""
+    `path` (the old one is removed only once the new one is in place), otherwise it is removed."""
     path = Path(path)
     tmp = path.with_name(path.name + TMP_SUFFIX)
     if tmp.exists():
@@ -53,10 +53,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    replace_dir(tmp, path)
+    _swap_dir(tmp, path)
 
 
-def replace_dir(tmp: Path, final: Path) -> None:
+def _swap_dir(tmp: Path, final: Path) -> None:
     """Swap a fully written directory `tmp` in place of `final`, never leaving `final` half-written."""
     old = final.with_name(final.name + ".old")
     if old.exists():
