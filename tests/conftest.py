@@ -106,7 +106,6 @@ def random_batch(
         input_ids=encoded["input_ids"],
         attention_mask=encoded["attention_mask"].bool(),
         labels=torch.from_numpy(rng.uniform(-3.0, 3.0, batch_size).astype(np.float32)),
-        index=torch.arange(batch_size),
     )
     for name, dim, max_len in (("audio", audio_dim, audio_len), ("visual", visual_dim, visual_len)):
         if dim is None:

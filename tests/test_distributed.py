@@ -21,7 +21,7 @@ from hscl.errors import ConfigError
 from hscl.config import LossConfig
 from hscl.config import HSCLConfig, SequenceEncoderConfig
 from hscl.training import distributed
-from hscl.training import run_dir as layout
+from hscl.training import run_records as layout
 from hscl.training.checkpoint import load_checkpoint
 from hscl.training.trainer import Trainer
 
@@ -164,7 +164,7 @@ def test_only_the_main_process_writes_and_the_checkpoint_holds_every_rank(runs):
     records = [json.loads(line) for line in (run / layout.EPOCHS_FILE).read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     state = load_checkpoint(run / layout.CHECKPOINT_FILE)
-    assert len(state.rng) == WORLD and state.progress.epoch == 2
+    assert len(state.rng) == WORLD and state.state.epoch == 2
     assert not list(run.glob("*.tmp"))
 
 
@@ -178,7 +178,7 @@ def test_hscl_train_under_torchrun(no_dropout_bert, tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("test (epoch 1 selected on valid)") == 1  # printed by the main process only
-    assert (tmp_path / "run" / layout.TEST_FILE).is_file()
+    assert (tmp_path / "run" / layout.TEST_METRICS_FILE).is_file()
 
 
 def test_shards_are_contiguous_near_equal_and_cover_the_batch():

@@ -47,7 +47,7 @@ def pad_batch(batch: Batch, extra_tokens: int, extra_frames: int, pad_token_id: 
     input_ids = torch.cat([batch.input_ids, torch.full((size, extra_tokens), pad_token_id)], dim=1)
     no_tokens = torch.zeros(size, extra_tokens, dtype=torch.bool)
     attention_mask = torch.cat([batch.attention_mask, no_tokens], dim=1)
-    padded = Batch(input_ids, attention_mask, batch.labels, batch.index)
+    padded = Batch(input_ids, attention_mask, batch.labels)
     for name in ("audio", "visual"):
         features, mask = getattr(batch, name), getattr(batch, f"{name}_mask")
         if features is None:

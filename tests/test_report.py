@@ -1,7 +1,6 @@
 """`hscl report`: plots of a fake run directory, skipped panels, clear errors, and the confusion counts."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,9 +10,9 @@ import pytest
 
 from hscl.errors import HSCLError
 from hscl.metrics import SENTIMENT_CLASSES, regression_metrics
-from hscl.report import (EMBED_MAX_POINTS, EmbeddingPanel, Epoch, add_report_command, confusion_counts,
-                         embedding_panels, make_report, read_epochs, report_markdown, selected_epoch, subsample,
-                         tsne_perplexity)
+from hscl.cli import main
+from hscl.report import (EMBED_MAX_POINTS, EmbeddingPanel, confusion_counts, embedding_panels, make_report,
+                         report_markdown, subsample, tsne_perplexity)
 
 matplotlib_image = pytest.importorskip("matplotlib.image")
 
@@ -69,19 +68,11 @@ def assert_png(path: Path) -> tuple[int, int]:
     return pixels.shape[0], pixels.shape[1]
 
 
-def run_cli(argv: list[str]) -> int:
-    """Parse `argv` with a parser holding only the report subcommand, and run it."""
-    parser = argparse.ArgumentParser(prog="hscl")
-    add_report_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory) -> Path:
     """A fake audio+visual run, reported once through the CLI wiring, with a Markdown snippet."""
     run_dir = write_fake_run(tmp_path_factory.mktemp("run") / "mosi-seed1")
-    assert run_cli(["report", str(run_dir), "--markdown", str(run_dir.parent / "docs" / "results.md")]) == 0
+    assert main(["report", str(run_dir), "--markdown", str(run_dir.parent / "docs" / "results.md")]) == 0
     return run_dir
 
 
@@ -191,19 +182,6 @@ def test_markdown_needs_test_metrics(tmp_path):
         report_markdown(run_dir, [], tmp_path)
 
 
-def test_malformed_epoch_line_is_named(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    path.write_text('{"epoch": 1, "train": {}, "valid": {}}\n{"epoch": 2, "train"\n', encoding="utf-8")
-    with pytest.raises(HSCLError, match=r"metrics\.jsonl: line 2 is not an epoch record"):
-        read_epochs(path)
-    path.write_text('{"epoch": 1, "valid": {}}\n', encoding="utf-8")
-    with pytest.raises(HSCLError, match="line 1"):
-        read_epochs(path)
-    path.write_text("\n", encoding="utf-8")
-    with pytest.raises(HSCLError, match="no epochs recorded"):
-        read_epochs(path)
-
-
 def test_bad_projections_are_named(tmp_path):
     run_dir = write_fake_run(tmp_path / "run", n=10)
     arrays = dict(np.load(run_dir / "projections_final.npz"))
@@ -225,12 +203,6 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(HSCLError, match=r"pip install hscl\[report\]"):
         make_report(run_dir)
     assert not (run_dir / "report").exists()
-
-
-def test_selected_epoch_is_the_last_improvement():
-    epochs = [Epoch(i, {}, {}, flag) for i, flag in enumerate(SELECTED, start=1)]
-    assert selected_epoch(epochs) == 4
-    assert selected_epoch([Epoch(1, {}, {}, False)]) is None
 
 
 def test_confusion_counts_match_a_hand_computed_matrix():

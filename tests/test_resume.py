@@ -19,8 +19,8 @@ from hscl.cli import main
 from hscl.config import config_from_dict
 from hscl.errors import ConfigError, HSCLError
 from hscl.model.hscl import HSCL
-from hscl.training import run_dir as layout
-from hscl.training.checkpoint import (Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng,
+from hscl.training import run_records as layout
+from hscl.training.checkpoint import (Checkpoint, TrainingState, capture_rng, load_checkpoint, restore_rng,
                                       save_checkpoint)
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.trainer import NonFiniteLossError, Trainer, resume
@@ -58,7 +58,7 @@ def assert_same_run(run: Path, reference: Path) -> None:
     assert epoch_records(run) == epoch_records(reference)
     assert json.loads((run / layout.SELECTION_FILE).read_text()) == \
         json.loads((reference / layout.SELECTION_FILE).read_text())
-    assert json.loads((run / layout.TEST_FILE).read_text()) == json.loads((reference / layout.TEST_FILE).read_text())
+    assert json.loads((run / layout.TEST_METRICS_FILE).read_text()) == json.loads((reference / layout.TEST_METRICS_FILE).read_text())
     weights = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
     for name, value in HSCL.from_pretrained(reference / layout.MODEL_DIR).state_dict().items():
         torch.testing.assert_close(weights[name], value, rtol=0, atol=0, msg=name)
@@ -73,7 +73,7 @@ def stop_before_checkpoint_of_epoch(trainer: Trainer, epoch: int) -> None:
     save = trainer._save_checkpoint
 
     def save_until() -> None:
-        if trainer.progress.epoch == epoch:
+        if trainer.state.epoch == epoch:
             raise Stop
         save()
 
@@ -108,8 +108,29 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate()
     assert process.returncode == -signal.SIGKILL, f"the run ended on its own before the kill: {stderr.decode()}"
-    assert not (run / layout.TEST_FILE).exists()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.epoch < EPOCHS
+    assert not (run / layout.TEST_METRICS_FILE).exists()
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch < EPOCHS
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):
+    """SIGINT mid-training: exit 130, one line saying how to resume, no traceback; the resumed run is the same."""
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env["OMP_NUM_THREADS"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
+                                "--out", str(run), "--no-progress"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate()
+    assert process.returncode == 130, f"the run ended on its own before Ctrl-C: {stderr.decode()}"
+    assert stderr.decode().strip().splitlines() == [f"hscl: interrupted; resume with: hscl train --resume {run}"]
+    assert not list(run.rglob("*.tmp"))
 
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     assert_same_run(run, reference)
@@ -136,15 +157,15 @@ def test_stop_between_checkpoint_and_export_of_an_improving_epoch(config_file, r
     export = trainer._export_best
 
     def export_before(epoch: int) -> None:
-        if trainer.progress.epoch == epoch:
+        if trainer.state.epoch == epoch:
             raise Stop
         export()
 
     trainer._export_best = lambda: export_before(improving[0])
     with pytest.raises(Stop):
         trainer.run()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.best_epoch == improving[0]
-    assert layout.selected_epoch(run) < improving[0]
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.best_epoch == improving[0]
+    assert layout.RunDir(run).selected_epoch() < improving[0]
     resume(run)
     assert_same_run(run, reference)
 
@@ -156,7 +177,7 @@ def test_checkpoints_every_n_epochs_on_improvement_and_at_the_end(tiny_text_mode
     save = trainer._save_checkpoint
 
     def record_and_save() -> None:
-        saved.append(trainer.progress.epoch)
+        saved.append(trainer.state.epoch)
         save()
 
     trainer._save_checkpoint = record_and_save
@@ -184,13 +205,13 @@ def test_non_finite_loss_stops_after_saving_state(tiny_text_model_dir, tmp_path)
     with pytest.raises(NonFiniteLossError, match="loss term fusion is not finite at epoch 2, step 2"):
         trainer.run()
     state = load_checkpoint(run / layout.CHECKPOINT_FILE)
-    assert state.progress.epoch == 1 and state.progress.best_epoch == 1
+    assert state.state.epoch == 1 and state.state.best_epoch == 1
     assert [r["epoch"] for r in epoch_records(run)] == [1]
     saved = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
     for name, value in state.model.items():
         assert torch.isfinite(value).all(), name
         torch.testing.assert_close(saved[name], value, rtol=0, atol=0)
-    assert layout.selected_epoch(run) == 1
+    assert layout.RunDir(run).selected_epoch() == 1
     assert resume(run).best_epoch >= 1
 
 
@@ -248,7 +269,7 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
                 torch.randperm(10, generator=generator).tolist())
 
     path = tmp_path / layout.CHECKPOINT_FILE
-    progress = Progress(epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")},
+    progress = TrainingState(epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")},
                         since_best=1)
     save_checkpoint(path, Checkpoint(model.state_dict(), optimizer.state_dict(), None, progress, [state]))
     expected = draws()
@@ -257,8 +278,8 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     loaded = load_checkpoint(path)
     restore_rng(loaded.rng[0], generator)
     assert draws() == expected
-    assert loaded.progress.epoch == 3 and loaded.progress.best_valid["mae"] == 0.5
-    assert np.isnan(loaded.progress.best_valid["corr"])
+    assert loaded.state.epoch == 3 and loaded.state.best_valid["mae"] == 0.5
+    assert np.isnan(loaded.state.best_valid["corr"])
     fresh = torch.optim.Adam(model.parameters())
     fresh.load_state_dict(loaded.optimizer)
     torch.testing.assert_close(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
@@ -274,10 +295,10 @@ def test_unreadable_or_missing_checkpoint_is_one_clear_error(tmp_path):
 
 def test_keep_epochs_drops_records_past_the_checkpoint(tmp_path):
     (tmp_path / layout.EPOCHS_FILE).write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n{"epo')
-    layout.keep_epochs(tmp_path, 2)
+    layout.RunDir(tmp_path).keep_epochs(2)
     assert (tmp_path / layout.EPOCHS_FILE).read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
     with pytest.raises(HSCLError, match="checkpoint is at epoch 3"):
-        layout.keep_epochs(tmp_path, 3)
+        layout.RunDir(tmp_path).keep_epochs(3)
 
 
 def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path):

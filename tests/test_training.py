@@ -10,10 +10,10 @@ import pytest
 from hscl.cli import main
 from hscl.config import DataConfig, RunConfig, TrainConfig
 from hscl.data.loading import load_dataset
-from hscl.config import LossConfig
-from hscl.config import HSCLConfig, SequenceEncoderConfig
-from hscl.training import run_dir as layout
+from hscl.config import HSCLConfig, LossConfig, SequenceEncoderConfig
+from hscl.training import run_records as layout
 from hscl.training.inference import Predictor, evaluate_run, predict_run
+from hscl.training.mean_std import MeanStd
 from hscl.training.seeds import summary_markdown, train_seeds
 from hscl.training.trainer import is_better, train
 
@@ -44,7 +44,7 @@ def trained(tiny_text_model_dir, tmp_path_factory):
 
 def test_run_directory_is_complete(trained):
     run = trained.run_dir
-    for name in (layout.CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE, layout.TEST_FILE):
+    for name in (layout.RUN_CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE, layout.TEST_METRICS_FILE):
         assert (run / name).is_file(), name
     assert (run / layout.MODEL_DIR / "model.safetensors").is_file()
     epochs = [json.loads(line) for line in (run / layout.EPOCHS_FILE).read_text().splitlines()]
@@ -57,7 +57,7 @@ def test_run_directory_is_complete(trained):
 
 
 def test_evaluate_reproduces_saved_test_metrics_exactly(trained):
-    saved = json.loads((trained.run_dir / layout.TEST_FILE).read_text())
+    saved = json.loads((trained.run_dir / layout.TEST_METRICS_FILE).read_text())
     again = evaluate_run(trained.run_dir, split="test", device="cpu")
     assert again == saved
 
@@ -121,8 +121,8 @@ def test_multi_seed_summary(tiny_text_model_dir, tmp_path):
     assert summary["test"]["mae"]["mean"] == pytest.approx(np.mean(maes))
     assert summary["test"]["mae"]["std"] == pytest.approx(np.std(maes, ddof=1))
     assert "± " in (tmp_path / layout.SUMMARY_MD).read_text()
-    single = summary_markdown("one", [1], {"mae": {"mean": 0.8, "std": 0.0, "n": 1}})
-    assert "| one | 1 | 0.8000 |" in single and "±" not in single
+    single = summary_markdown("one", [1], {"mae": MeanStd(0.8, 0.0, 1)})
+    assert "| one | 1 | 0.800 |" in single and "±" not in single
 
 
 def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, monkeypatch):

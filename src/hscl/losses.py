@@ -15,6 +15,7 @@ from torch import Tensor
 
 from hscl.config.loss import LossConfig
 from hscl.errors import ConfigError
+from hscl.metrics import sentiment_classes
 
 SUPCR_VARIANTS: tuple[str, ...] = ("paper", "released")
 
@@ -179,15 +180,10 @@ def ntxent_loss(features: Tensor, temperature: float = 0.5) -> Tensor:
     return _mean_log_prob(_flat_views(features, temperature), positive)
 
 
-def sentiment_classes(labels: Tensor) -> Tensor:
-    """The 7 sentiment classes -3..3: round(clip(y, -3, 3)), rounding halves to even."""
-    return torch.round(labels.clamp(-3.0, 3.0))
-
-
 def supcon_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, n_classes_round: bool = True) -> Tensor:
     """Class SupCon (Khosla et al., L_out): positives are the other views with the same class.
 
-    Classes are `sentiment_classes(labels)` when `n_classes_round`, else the labels compared exactly.
+    Classes are `hscl.metrics.sentiment_classes(labels)` when `n_classes_round`, else the labels compared exactly.
     The denominator runs over every other view. Anchors without a positive are skipped; a batch
     where no anchor has one returns a zero connected to the graph.
     """

@@ -45,9 +45,19 @@ def _pearson(preds: np.ndarray, labels: np.ndarray) -> float:
     return float(p @ y) / denominator
 
 
+def sentiment_classes(values: Any) -> Any:
+    """The seven sentiment classes -3..3 of `values`, round(clip(v, -3, 3)) with halves to even: the classes of
+    Acc-7, the confusion matrix and the 7-class SupCon loss. A torch tensor stays a tensor (on its device, with
+    its gradient graph; torch and numpy both round halves to even); anything else comes back as a float64 array."""
+    low, high = float(SENTIMENT_CLASSES[0]), float(SENTIMENT_CLASSES[-1])
+    if hasattr(values, "detach"):  # a torch tensor, without importing torch here
+        return values.clamp(low, high).round()
+    return np.round(np.clip(np.asarray(values, dtype=np.float64), low, high))
+
+
 def sentiment_class_index(values: np.ndarray) -> np.ndarray:
-    """Index into SENTIMENT_CLASSES of round(clip(v, -3, 3)), halves to even: the classes of Acc-7."""
-    return (np.round(np.clip(np.asarray(values, dtype=np.float64), -3.0, 3.0)) - SENTIMENT_CLASSES[0]).astype(np.int64)
+    """Index into SENTIMENT_CLASSES of each value's sentiment class (`sentiment_classes`)."""
+    return (sentiment_classes(values) - SENTIMENT_CLASSES[0]).astype(np.int64)
 
 
 def _class_accuracy(preds: np.ndarray, labels: np.ndarray, bound: float) -> float:

@@ -5,8 +5,6 @@ object-oriented API and the Agg canvas, so neither `hscl` nor a caller's pyplot 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import os
@@ -17,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from hscl.errors import HSCLError
+from hscl.files import check_output_folder, open_atomic
+from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir
 
 logger = logging.getLogger("hscl.report")
 
@@ -47,16 +47,6 @@ DPI = 110
 
 
 @dataclass
-class Epoch:
-    """One line of metrics.jsonl."""
-
-    epoch: int
-    train: dict[str, float]
-    valid: dict[str, float]
-    selected: bool
-
-
-@dataclass
 class EmbeddingPanel:
     """One t-SNE panel: several views (projection name -> (n, d)) of the same n samples."""
 
@@ -64,50 +54,6 @@ class EmbeddingPanel:
     level: str  # "unimodal" or "fusion"
     views: dict[str, np.ndarray]
     labels: np.ndarray  # (n,)
-
-
-def read_epochs(path: Path) -> list[Epoch]:
-    """The per-epoch records of metrics.jsonl; an `HSCLError` naming the file (and line) if unusable."""
-    if not path.is_file():
-        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
-    epochs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            epochs.append(Epoch(int(record["epoch"]), dict(record["train"]), dict(record["valid"]),
-                                bool(record.get("selected", False))))
-        except (ValueError, KeyError, TypeError) as err:
-            raise HSCLError(f"{path}: line {number} is not an epoch record ({err})") from err
-    if not epochs:
-        raise HSCLError(f"{path}: no epochs recorded")
-    return epochs
-
-
-def selected_epoch(epochs: list[Epoch]) -> int | None:
-    """The epoch whose checkpoint was kept: the last one that improved on validation."""
-    chosen = [e.epoch for e in epochs if e.selected]
-    return chosen[-1] if chosen else None
-
-
-def read_projections(path: Path) -> dict[str, np.ndarray]:
-    """labels (N,), prediction (N,) and the z_* (N, d) present in a projections .npz, checked."""
-    if not path.is_file():
-        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = {name: np.asarray(stored[name], dtype=np.float64) for name in stored.files}
-    for name in ("labels", "prediction"):
-        if name not in arrays:
-            raise HSCLError(f"{path}: no {name!r} array; has {sorted(arrays)}")
-    n = arrays["labels"].shape[0]
-    for name, array in arrays.items():
-        expected = 1 if name in ("labels", "prediction") else 2
-        if array.ndim != expected or array.shape[0] != n:
-            raise HSCLError(f"{path}: {name!r} has shape {array.shape}; expected {n} rows and {expected} dims")
-        if not np.isfinite(array).all():
-            raise HSCLError(f"{path}: {name!r} contains NaN or infinite values")
-    return arrays
 
 
 def confusion_counts(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -168,12 +114,10 @@ def embedding_panels(initial: dict[str, np.ndarray], final: dict[str, np.ndarray
 
 def _check_same_test_set(initial: dict[str, np.ndarray], final: dict[str, np.ndarray], run_dir: Path) -> None:
     """Initial and final projections must describe the same samples with the same projections."""
-    from hscl.training import run_dir as layout
-
     same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(initial["labels"],
                                                                                       final["labels"])
     if not same_labels or set(initial) != set(final):
-        raise HSCLError(f"{run_dir}: {layout.PROJECTIONS_INITIAL} and {layout.PROJECTIONS_FINAL} describe "
+        raise HSCLError(f"{run_dir}: {PROJECTIONS_INITIAL} and {PROJECTIONS_FINAL} describe "
                         f"different test sets or projections ({sorted(initial)} vs {sorted(final)})")
 
 
@@ -196,19 +140,22 @@ def _new_figure(width: float, height: float) -> Any:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
+    with open_atomic(path, binary=True) as handle:
+        figure.savefig(handle, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     return path
 
 
-def plot_curves(epochs: list[Epoch], path: Path) -> Path:
-    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); selected epoch marked."""
+def plot_curves(epochs: list[EpochRecord], best: int | None, path: Path) -> Path:
+    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); the selected epoch `best`
+    (None: none) marked."""
     from matplotlib.ticker import MaxNLocator
 
     terms = list(dict.fromkeys(term for e in epochs for term in e.train))
     panels = [(f"train {t}", [e.train.get(t, math.nan) for e in epochs], "tab:blue") for t in terms]
     panels += [(title, [e.valid.get(key, math.nan) for e in epochs], "tab:green") for key, title in VALID_PANELS]
     x = [e.epoch for e in epochs]
-    best = selected_epoch(epochs)
+    if best not in x:
+        best = None
     ncols = min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     figure = _new_figure(3.2 * ncols, 2.6 * nrows)
@@ -313,18 +260,18 @@ def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[
 
     Returns the images written, in that order. `out_dir` defaults to `run_dir/report`.
     """
-    from hscl.training import run_dir as layout
-
     require_matplotlib()
-    run_dir = Path(run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "report"
-    epochs = read_epochs(run_dir / layout.EPOCHS_FILE)
-    final = read_projections(run_dir / layout.PROJECTIONS_FINAL)
-    initial = read_projections(run_dir / layout.PROJECTIONS_INITIAL)
+    run = RunDir(run_dir)
+    run_dir = run.path
+    out = check_output_folder(Path(out_dir) if out_dir is not None else run_dir / "report")
+    epochs = run.read_epochs()
+    final = run.read_projections(PROJECTIONS_FINAL)
+    initial = run.read_projections(PROJECTIONS_INITIAL)
     _check_same_test_set(initial, final, run_dir)
+    selected = run.selected_epoch()
     out.mkdir(parents=True, exist_ok=True)
     images = [
-        plot_curves(epochs, out / CURVES_PNG),
+        plot_curves(epochs, selected, out / CURVES_PNG),
         plot_scatter(final, out / SCATTER_PNG),
         plot_confusion(final, out / CONFUSION_PNG),
     ]
@@ -344,34 +291,12 @@ def report_markdown(run_dir: str | Path, images: list[Path], relative_to: str | 
     Image links are relative to `relative_to` (the folder the Markdown file will live in).
     """
     from hscl.metrics import format_metrics
-    from hscl.training import run_dir as layout
 
     run_dir = Path(run_dir)
-    test = layout.read_json(run_dir / layout.TEST_FILE)
+    test = RunDir(run_dir).read_test_metrics()
     lines = [f"**Run `{run_dir.name}`**, test: {format_metrics(test)}", ""]
     for image in images:
         link = Path(os.path.relpath(Path(image).resolve(), Path(relative_to).resolve())).as_posix()
         path = Path(image)
         lines += [f"![{path.stem}]({link})", f"*{CAPTIONS.get(path.name, path.stem)}*", ""]
     return "\n".join(lines)
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    images = make_report(args.run_dir, args.out)
-    for image in images:
-        print(f"wrote {image}")
-    if args.markdown:
-        target = Path(args.markdown)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report_markdown(args.run_dir, images, target.parent), encoding="utf-8")
-        print(f"wrote {target}")
-    return 0
-
-
-def add_report_command(subparsers: Any) -> None:
-    """Register `hscl report RUN_DIR [--out DIR] [--markdown FILE]` on the CLI's subparsers."""
-    parser = subparsers.add_parser("report", help="plot a finished run (needs pip install hscl[report])")
-    parser.add_argument("run_dir")
-    parser.add_argument("--out", help="folder for the PNGs (default RUN_DIR/report)")
-    parser.add_argument("--markdown", metavar="FILE", help="also write a Markdown snippet embedding the PNGs")
-    parser.set_defaults(func=_cmd_report)

@@ -10,7 +10,8 @@ import numpy as np
 from hscl.benchmark.runner import RowResult
 from hscl.benchmark.suites import Suite
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
-from hscl.training.seeds import summarise
+from hscl.files import write_text
+from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 
 
 def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, dict[str, float]]:
@@ -27,17 +28,6 @@ def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, di
     return comparison
 
 
-def _cell(values: list[float], percent: bool) -> str:
-    scale = 100.0 if percent else 1.0
-    array = np.array(values, dtype=np.float64) * scale
-    if np.isnan(array).any():
-        return "nan"
-    digits = 1 if percent else 3
-    if len(array) == 1:
-        return f"{array[0]:.{digits}f}"
-    return f"{array.mean():.{digits}f} ± {array.std(ddof=1):.{digits}f}"
-
-
 def results_table(results: list[RowResult], selection_column: bool = False) -> str:
     """Markdown table: one row per configuration, mean ± std over seeds (and the validation selection value)."""
     keys = METRIC_KEYS
@@ -45,9 +35,9 @@ def results_table(results: list[RowResult], selection_column: bool = False) -> s
     header = "| configuration | seeds | " + " | ".join([k.replace("_", " ") for k in keys] + extra) + " | epochs | wall (min) |"
     lines = [header, "|---|---|" + "---|" * (len(keys) + len(extra) + 2)]
     for result in results:
-        cells = [_cell([m[k] for m in result.metrics], k in PERCENT_KEYS) for k in keys]
+        cells = [mean_std_cell(MeanStd.of([m[k] for m in result.metrics]), k in PERCENT_KEYS) for k in keys]
         if selection_column:
-            cells.append(_cell(result.selection_values, False))
+            cells.append(mean_std_cell(MeanStd.of(result.selection_values), False))
         wall = sum(result.wall_seconds) / 60
         epochs = ",".join(map(str, result.selected_epochs))
         lines.append(f"| {result.row.label} | {len(result.seeds)} | " + " | ".join(cells) + f" | {epochs} | {wall:.1f} |")
@@ -100,13 +90,14 @@ def write_results_page(suite: Suite, results: list[RowResult], path: str | Path,
             parts += [comparison_table(comparison, reference, baseline, suite.split)]
     if images_markdown:
         parts += ["## Pictures", "", images_markdown]
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text(path, "\n".join(parts))
     return path
 
 
 def summary_json(results: list[RowResult], split: str = "test") -> dict:
     """Machine-readable summary of every row: mean and std, and every seed's metrics (of the suite's split)."""
-    return {"split": split, "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds, "mean_std": summarise(r.metrics),
+    return {"split": split, "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds,
+                                                 "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
                         "per_seed": r.metrics, "wall_seconds": r.wall_seconds,
                         "selected_epochs": r.selected_epochs, "selection_values": r.selection_values,
                                  "machines": r.machines} for r in results}}
@@ -114,4 +105,4 @@ def summary_json(results: list[RowResult], split: str = "test") -> dict:
 
 def dump_summary(results: list[RowResult], path: Path, split: str = "test") -> None:
     """Write `summary_json` to `path`."""
-    path.write_text(json.dumps(summary_json(results, split), indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(summary_json(results, split), indent=2) + "\n")

@@ -9,7 +9,6 @@ import dataclasses
 import multiprocessing
 import os
 import platform
-import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -18,13 +17,12 @@ import torch
 
 from hscl.benchmark.suites import Row, Suite
 from hscl.config import RunConfig, load_config
+from hscl.data.loading import load_data
 from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
-from hscl.training import run_dir as layout
+from hscl.training.run_records import CompletionMark, RunDir
 from hscl.training.runtime import quiet_transformers
-from hscl.training.trainer import load_data, train
-
-WALL_FILE = "wall_seconds.json"  # written by the suite when a run has returned: its completion mark
+from hscl.training.trainer import train
 
 
 @dataclasses.dataclass
@@ -46,30 +44,27 @@ def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
     return out_dir / row.key / f"seed_{seed}"
 
 
-def is_finished(run_dir: Path) -> bool:
-    """A run counts as finished once the suite has recorded its wall time, after training returned."""
-    return (run_dir / layout.TEST_FILE).is_file() and (run_dir / WALL_FILE).is_file()
-
-
 _DATASETS: dict[str, MSADataset] = {}  # per process: the last data config's dataset, reused by the runs sharing it
 
 
-def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1, threads: int | None = None) -> dict:
-    """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark."""
+def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1,
+                   threads: int | None = None) -> CompletionMark:
+    """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark.
+
+    An unfinished run already in `run_dir` (one the suite was stopped in) is deliberately replaced.
+    """
     if threads is not None:
         torch.set_num_threads(threads)
     key = repr(config.data)
     if key not in _DATASETS:
         _DATASETS.clear()
-        _DATASETS[key] = load_data(config)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+        _DATASETS[key] = load_data(config.data)
     started = time.perf_counter()
-    train(config, run_dir, _DATASETS[key])
-    mark = {"seconds": round(time.perf_counter() - started, 1), "machine": machine_description(),
-            "concurrent_runs": concurrent_runs}
-    layout.write_json(run_dir / WALL_FILE, mark)
-    (run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)  # a finished run is never resumed
+    train(config, run_dir, _DATASETS[key], overwrite=True)
+    mark = CompletionMark(round(time.perf_counter() - started, 1), machine_description(), concurrent_runs)
+    run = RunDir(run_dir)
+    run.write_completion(mark)
+    run.drop_checkpoint()  # a finished run is never resumed
     return mark
 
 
@@ -89,7 +84,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
     pending = []
     for row in suite.rows:
         for seed in seeds:
-            if is_finished(run_key_dir(out_dir, row, seed)):
+            if RunDir(run_key_dir(out_dir, row, seed)).is_complete():
                 log(f"[{row.key} seed {seed}] finished earlier, kept")
                 continue
             config = configs[row.key]
@@ -123,9 +118,9 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
             for future in done:
                 (name, run_dir), error = running.pop(future), future.exception()
                 if error is None:
-                    selection = layout.read_json(run_dir / layout.SELECTION_FILE)
-                    log(f"{name} finished in {future.result()['seconds']:.0f} s (selected epoch {selection['epoch']}, "
-                        f"valid {selection['metric']} {selection['valid'][selection['metric']]:.4f})")
+                    selection = RunDir(run_dir).read_selection()
+                    log(f"{name} finished in {future.result().seconds:.0f} s (selected epoch {selection.epoch}, "
+                        f"valid {selection.metric} {selection.value:.4f})")
                 else:
                     log(f"{name} failed: {error}")
                     failure = failure or (name, error)
@@ -139,15 +134,15 @@ def collect_row(out_dir: Path, row: Row, seeds: list[int], split: str = "test") 
     """Read the finished runs of `row` back from disk, with the metrics of `split` (test, or valid: the selected epoch's)."""
     result = RowResult(row, seeds, [], [], [])
     for seed in seeds:
-        run_dir = run_key_dir(out_dir, row, seed)
-        mark = layout.read_json(run_dir / WALL_FILE)
-        selection = layout.read_json(run_dir / layout.SELECTION_FILE)
-        result.metrics.append(selection["valid"] if split == "valid" else layout.read_json(run_dir / layout.TEST_FILE))
-        result.wall_seconds.append(float(mark["seconds"]))
-        result.selected_epochs.append(int(selection["epoch"]))
-        result.selection_values.append(float(selection["valid"][selection["metric"]]))
-        result.machines.append(str(mark.get("machine", "not recorded")))
-        result.concurrent_runs.append(int(mark.get("concurrent_runs", 1)))
+        run = RunDir(run_key_dir(out_dir, row, seed))
+        mark = run.read_completion()
+        selection = run.read_selection()
+        result.metrics.append(selection.valid if split == "valid" else run.read_test_metrics())
+        result.wall_seconds.append(mark.seconds)
+        result.selected_epochs.append(selection.epoch)
+        result.selection_values.append(selection.value)
+        result.machines.append(mark.machine)
+        result.concurrent_runs.append(mark.concurrent_runs)
     return result
 
 

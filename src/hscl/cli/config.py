@@ -40,10 +40,11 @@ def run_schema(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hscl.config import config_schema
+    from hscl.files import check_output_file, write_text
 
     text = json.dumps(config_schema(), indent=2) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        write_text(check_output_file(Path(args.out)), text)
         print(f"wrote {args.out}")
     else:
         print(text, end="")

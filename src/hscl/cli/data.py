@@ -60,8 +60,11 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     """Write the converted dataset."""
-    from hscl.data.convert import write_converted
+    from pathlib import Path
 
+    from hscl.data.convert import check_writable, write_converted
+
+    check_writable(Path(args.out))
     out = write_converted(_load(args), args.out)
     print(f"wrote converted dataset to {out}")
     return 0

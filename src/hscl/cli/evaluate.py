@@ -10,7 +10,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl evaluate`."""
     parser = sub.add_parser("evaluate", help="reload a run and score a split",
                             description="Reload the selected model of a finished run and score one split.")
-    parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
+    parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="split to score")
     parser.add_argument("--data", help="another dataset path (default: the run's own)")
     parser.add_argument("--format", help=f"format of --data: {FORMAT_HELP}")

@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                         "(--data: id, split, prediction, label) or for video/audio files (--media: "
                                         "id, file, prediction), which are extracted with exactly the settings of the "
                                         "run's training data.")
-    parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
+    parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="dataset file or folder")
     source.add_argument("--media", nargs="+", help="media files or folders (the run must be trained on `hscl extract` output)")
@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="for --media: a CSV with columns id,text, or an SRT file (repeatable), as for `hscl extract`")
     parser.add_argument("--segments", help="for --media: CSV with columns id,file,start,end (as for `hscl extract`)")
     parser.add_argument("--jobs", type=int, default=1, help="for --media: files extracted at once (default: %(default)s)")
-    parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace)")
+    parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace; never the --data input)")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.set_defaults(func=run)
 

@@ -8,7 +8,7 @@ one for finding the text model offline (`text_model`).
 from hscl.config.base import Settings
 from hscl.config.data import DATA_FORMATS, READER_OPTIONS, DataConfig, SyntheticConfig
 from hscl.config.files import (apply_overrides, config_from_dict, config_schema, config_yaml, load_config, load_yaml,
-                               preset_names, preset_summary, preset_values, save_config)
+                               preset_names, preset_summary, preset_values, save_config, upgrade_saved_config)
 from hscl.config.loss import CONTRASTIVE_KINDS, LossConfig
 from hscl.config.model import FUSION_KINDS, MODALITY_SETTINGS, HSCLConfig, SequenceEncoderConfig
 from hscl.config.run import RunConfig
@@ -20,5 +20,5 @@ __all__ = [
     "READER_OPTIONS", "DataConfig", "HSCLConfig", "LossConfig", "RunConfig", "SequenceEncoderConfig", "Settings",
     "SyntheticConfig", "TextModelInfo", "TrainConfig", "apply_overrides", "config_from_dict", "config_schema",
     "config_yaml", "load_config", "load_yaml", "preset_names", "preset_summary", "preset_values",
-    "resolve_text_model", "save_config", "text_model_info",
+    "resolve_text_model", "save_config", "text_model_info", "upgrade_saved_config",
 ]

@@ -11,6 +11,7 @@ import yaml
 from hscl.config.data import READER_OPTIONS
 from hscl.config.run import RunConfig
 from hscl.errors import ConfigError
+from hscl.files import write_text
 
 PRESET_PACKAGE = "hscl.presets"
 YAML_12_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
@@ -114,8 +115,18 @@ def config_yaml(config: RunConfig) -> str:
 
 
 def save_config(config: RunConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    Path(path).write_text(config_yaml(config), encoding="utf-8")
+    """Write the resolved config as YAML, atomically."""
+    write_text(Path(path), config_yaml(config))
+
+
+def upgrade_saved_config(values: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by an older hscl in today's names (run directories outlive releases): train.progress is
+    now train.progress_bar."""
+    train = values.get("train")
+    if isinstance(train, dict) and "progress" in train and "progress_bar" not in train:
+        values = {**values, "train": {("progress_bar" if key == "progress" else key): value
+                                      for key, value in train.items()}}
+    return values
 
 
 def config_schema() -> dict[str, Any]:

@@ -47,7 +47,6 @@ class EncodedSplit:
     labels: torch.Tensor  # (N,) float32
     audio: EncodedSequences | None
     visual: EncodedSequences | None
-    pad_token_id: int
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -63,7 +62,6 @@ class EncodedSplit:
             input_ids=self.input_ids[index, :width],
             attention_mask=attention_mask,
             labels=self.labels[index],
-            index=index,
             audio=audio,
             audio_mask=audio_mask,
             visual=visual,
@@ -83,7 +81,6 @@ def encode_split(split: SplitData, tokenizer, max_text_len: int = 50) -> Encoded
         labels=torch.from_numpy(np.asarray(split.labels, dtype=np.float32)),
         audio=None if split.audio is None else EncodedSequences.from_numpy(split.audio),
         visual=None if split.visual is None else EncodedSequences.from_numpy(split.visual),
-        pad_token_id=int(tokenizer.pad_token_id),
     )
 
 

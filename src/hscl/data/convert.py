@@ -19,6 +19,7 @@ from hscl.data.readers.converted import (
 )
 from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequences
 from hscl.errors import DataError
+from hscl.files import check_output_folder, open_atomic, write_text
 from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
 
 def write_converted(ds: MSADataset, out_dir: str | Path, manifest_extra: dict | None = None,
@@ -32,12 +33,13 @@ def write_converted(ds: MSADataset, out_dir: str | Path, manifest_extra: dict | 
     """
     out = Path(out_dir)
     _check_dataset(ds)
-    _check_writable(out, keep)
+    check_writable(out, keep)
     arrays = {split: _split_arrays(ds, split) for split in SPLITS}  # checks padding before writing
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_FILE).unlink(missing_ok=True)
     for split in SPLITS:
-        np.savez(out / split_file(split), **arrays[split])
+        with open_atomic(out / split_file(split), binary=True) as handle:
+            np.savez(handle, **arrays[split])
     _write_texts(out / TEXTS_FILE, ds)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -52,7 +54,7 @@ def write_converted(ds: MSADataset, out_dir: str | Path, manifest_extra: dict | 
     if clashing:
         raise ValueError(f"manifest_extra may not replace the format's own fields {clashing}")
     manifest |= manifest_extra or {}
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return out
 
 
@@ -81,11 +83,14 @@ def unpadded_frames(sequences: Sequences, source: str, where: str) -> np.ndarray
     return sequences.features[real]
 
 
-def _check_writable(out: Path, keep: frozenset[str] = frozenset()) -> None:
+def check_writable(out: Path, keep: frozenset[str] = frozenset()) -> None:
+    """A `DataError` (or `HSCLError`) unless `out` is a folder `write_converted` may write: new, empty (but for
+    the entries in `keep`), or a converted dataset, and writable."""
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
     if out.is_dir() and any(p.name not in keep for p in out.iterdir()) and not detect(out):
         raise DataError(out, f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it (choose a new or empty folder)")
+    check_output_folder(out)
 
 
 def _check_dataset(ds: MSADataset) -> None:
@@ -110,7 +115,7 @@ def _check_dataset(ds: MSADataset) -> None:
 
 
 def _write_texts(path: Path, ds: MSADataset) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with open_atomic(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(TEXT_COLUMNS)
         for split in SPLITS:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hscl.data.readers import converted, mmim, mmsa, mult, synthetic, utterance
 from hscl.data.types import MSADataset
 from hscl.data.validate import validate_dataset
 from hscl.errors import DataError
+
+if TYPE_CHECKING:
+    from hscl.config import DataConfig
 
 Reader = Callable[..., MSADataset]
 
@@ -97,6 +100,11 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
     _check_options(reader, format, options, path)
     dataset = reader(path, **options) if format != "synthetic" else reader(**options)
     return validate_dataset(dataset)
+
+
+def load_data(config: DataConfig) -> MSADataset:
+    """The dataset a run's data config names (path, format and reader options)."""
+    return load_dataset(config.path, config.format, **config.options)
 
 
 def _check_options(reader: Reader, format: str, options: dict[str, Any], path: str | Path | None) -> None:

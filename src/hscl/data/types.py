@@ -43,6 +43,15 @@ class Sequences:
         """Rows `index`, as a new `Sequences`."""
         return Sequences(self.features[index], self.lengths[index])
 
+    @classmethod
+    def from_frames(cls, frames: list[np.ndarray], dim: int) -> "Sequences":
+        """Unpadded (len_i, dim) arrays, right-padded to the longest as float32."""
+        lengths = np.array([len(f) for f in frames], dtype=np.int64)
+        features = np.zeros((len(frames), int(lengths.max()) if len(frames) else 0, dim), dtype=np.float32)
+        for i, sample in enumerate(frames):
+            features[i, : len(sample)] = sample
+        return cls(features, lengths)
+
 
 @dataclass
 class SplitData:
@@ -109,8 +118,7 @@ class Batch:
 
     input_ids: torch.Tensor  # (B, Lt) long
     attention_mask: torch.Tensor  # (B, Lt) bool
-    labels: torch.Tensor  # (B,) float32
-    index: torch.Tensor  # (B,) long: rows of the split this batch came from
+    labels: torch.Tensor  # (B,) float32: the targets the loss reads
     audio: torch.Tensor | None = None  # (B, La, da) float32
     audio_mask: torch.Tensor | None = None  # (B, La) bool
     visual: torch.Tensor | None = None  # (B, Lv, dv) float32

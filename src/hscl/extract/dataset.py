@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from hscl.data.readers._common import pad_right
 from hscl.data.readers.converted import MANIFEST_FILE
-from hscl.data.types import SPLITS, MSADataset, SplitData
+from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 from hscl.extract.inputs import Utterance
 from hscl.extract.runner import ExtractionResult
@@ -87,7 +86,7 @@ def _split(utterances: list[Utterance], result: ExtractionResult, settings: Extr
     features = [result.features[u.id] for u in utterances]
     sequences = {}
     for name, dim in feature_dims(settings).items():
-        sequences[name] = pad_right([getattr(f, name) for f in features], dim)
+        sequences[name] = Sequences.from_frames([getattr(f, name) for f in features], dim)
     labels = [u.label for u in utterances] if labelled else [np.nan] * len(utterances)
     return SplitData(ids=[u.id for u in utterances], texts=[u.text for u in utterances],
                      labels=np.asarray(labels, dtype=np.float32), audio=sequences.get("audio"),

@@ -15,9 +15,9 @@ from hscl.extract.settings import FEATURE_PACKAGES, package_versions
 
 def run_extraction_record(run_dir: str | Path) -> Extraction:
     """How the run's training data was extracted, read from that dataset's manifest."""
-    from hscl.training import run_dir as layout
+    from hscl.training.run_records import RunDir
 
-    data_path = layout.load_run_config(run_dir).data.path
+    data_path = RunDir(run_dir).read_config().data.path
     if data_path is None or not Path(data_path).is_dir():
         raise DataError(run_dir, f"its training data {data_path!r} is not a folder here; a run's extraction settings "
                                  "are read from its training data's manifest, so it must stay where it was trained")

@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from hscl.data.types import Batch
 from hscl.config.model import HSCLConfig
-from hscl.errors import ConfigError
+from hscl.errors import ConfigError, HSCLError
+from hscl.files import write_text
 from hscl.model.encoders import SequenceEncoder, TextEncoder
 from hscl.model.fusion import BimodalFusionLayer
 
-CONFIG_FILE = "hscl_config.json"
+MODEL_CONFIG_FILE = "hscl_config.json"
 TEXT_CONFIG_DIR = "text_config"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
@@ -150,7 +152,7 @@ class HSCL(nn.Module):
         """Write the config, the text encoder's HF config, all weights and (optionally) the tokenizer."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        write_text(directory / MODEL_CONFIG_FILE, json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.text_encoder.config.save_pretrained(directory / TEXT_CONFIG_DIR)
         save_model(self, str(directory / WEIGHTS_FILE))
         if tokenizer is not None:
@@ -160,19 +162,26 @@ class HSCL(nn.Module):
     def from_pretrained(cls, directory: str | Path) -> "HSCL":
         """Rebuild a model written by `save_pretrained`, on the CPU and in eval mode.
 
-        Needs nothing but `directory`: the original `text_model` is not read. A training run
-        directory works too: its selected checkpoint lives in `model/`.
+        Needs nothing but `directory`: the original `text_model` is not read. An `HSCLError` naming the
+        file if one is missing or unreadable.
         """
         directory = Path(directory)
-        if not (directory / CONFIG_FILE).exists() and (directory / "model" / CONFIG_FILE).exists():
-            directory = directory / "model"
-        for required in (CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
+        for required in (MODEL_CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
             if not (directory / required).exists():
                 raise ConfigError(f"{directory}: not a saved HSCL model (missing {required})")
-        config = HSCLConfig.from_values(json.loads((directory / CONFIG_FILE).read_text()), str(directory / CONFIG_FILE))
+        config_file = directory / MODEL_CONFIG_FILE
+        try:
+            values = json.loads(config_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{config_file}: not valid JSON ({err})") from None
+        config = HSCLConfig.from_values(values, str(config_file))
         text_config = AutoConfig.from_pretrained(str(directory / TEXT_CONFIG_DIR))
         model = cls(config, text_config)
-        load_model(model, directory / WEIGHTS_FILE, strict=True)
+        try:
+            load_model(model, directory / WEIGHTS_FILE, strict=True)
+        except (SafetensorError, OSError, RuntimeError) as err:
+            raise HSCLError(f"{directory / WEIGHTS_FILE}: unreadable or not this model's weights "
+                            f"(truncated or corrupt?): {str(err).splitlines()[0]}") from err
         return model.eval()
 
 

@@ -122,7 +122,7 @@ def shard_split(encoded: EncodedSplit, ctx: Context) -> EncodedSplit:
         return None if seq is None else EncodedSequences(seq.features[rows], seq.lengths[rows])
 
     return EncodedSplit(encoded.input_ids[rows], encoded.text_lengths[rows], encoded.labels[rows],
-                        part(encoded.audio), part(encoded.visual), encoded.pad_token_id)
+                        part(encoded.audio), part(encoded.visual))
 
 
 class _GatherRows(torch.autograd.Function):

@@ -114,13 +114,3 @@ def left_to_right_padded(features: np.ndarray) -> Sequences:
             features[i, :length] = features[i, max_len - length :]
             features[i, length:] = 0.0
     return Sequences(features, lengths)
-
-
-def pad_right(frames: list[np.ndarray], dim: int) -> Sequences:
-    """Unpadded (len_i, dim) arrays as right-padded float32 `Sequences` of the longest length."""
-    lengths = np.array([len(f) for f in frames], dtype=np.int64)
-    max_len = int(lengths.max()) if len(frames) else 0
-    features = np.zeros((len(frames), max_len, dim), dtype=np.float32)
-    for i, sample in enumerate(frames):
-        features[i, : len(sample)] = sample
-    return Sequences(features, lengths)

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from hscl.data.readers._common import SPLIT_ALIASES, numeric_array, pad_right, to_text
+from hscl.data.readers._common import SPLIT_ALIASES, numeric_array, to_text
 from hscl.data.safe_pickle import load_pickle
-from hscl.data.types import MSADataset, SplitData
+from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 
 SPLIT_FILES: tuple[str, ...] = ("train.pkl", "dev.pkl", "test.pkl")
@@ -56,8 +56,8 @@ def _read_split(path: Path) -> SplitData:
         ids=ids,
         texts=texts,
         labels=np.array(labels, dtype=np.float32),
-        audio=pad_right(acoustic, _common_dim(acoustic, ids, path, "acoustic")),
-        visual=pad_right(visual, _common_dim(visual, ids, path, "visual")),
+        audio=Sequences.from_frames(acoustic, _common_dim(acoustic, ids, path, "acoustic")),
+        visual=Sequences.from_frames(visual, _common_dim(visual, ids, path, "visual")),
     )
 
 
