@@ -122,6 +122,16 @@ def test_round_trip_media_prediction_equals_dataset_prediction(run, extracted, m
     assert float(media_rows[0]["prediction"]) == pytest.approx(data_rows["clip6"], abs=1e-5)
 
 
+def test_the_run_keeps_its_extraction_settings(run, extracted, media, tmp_path):
+    kept = json.loads((run / "extraction.json").read_text())
+    assert kept == json.loads((extracted / "hscl_dataset.json").read_text())["extraction"]
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)  # a run moved to another machine, without its training data
+    (copy / "config.yaml").write_text((copy / "config.yaml").read_text().replace(str(extracted), str(tmp_path / "gone")))
+    assert main(["predict", str(copy), "--media", str(media / "clips" / "clip6.mp4"), "--text", "great fun",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+
+
 def test_prediction_refuses_other_settings_and_versions(run, extracted, media, tmp_path, capsys, monkeypatch):
     other = tmp_path / "other"
     shutil.copytree(extracted, other, ignore=shutil.ignore_patterns("extract_cache"))

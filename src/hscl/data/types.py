@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,6 +95,8 @@ class MSADataset:
     notes: list[str] = field(default_factory=list)
     feature_files: dict[str, str] = field(default_factory=dict)
     """The file each modality's features were read from, where that is not `source` (errors name it)."""
+    extraction: dict[str, Any] | None = None
+    """How `hscl extract` made the features (its manifest record); every run trained on them keeps a copy."""
 
     def __getitem__(self, split: str) -> SplitData:
         if split not in self.splits:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hscl.data.readers.converted import MANIFEST_FILE
+from hscl.data.readers.converted import EXTRACTION_FIELD, MANIFEST_FILE
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 from hscl.extract.inputs import Utterance
@@ -20,7 +20,6 @@ from hscl.extract.settings import ExtractSettings, package_versions
 
 CACHE_DIR = "extract_cache"  # per-file features kept next to the dataset, so a re-run resumes
 REPORT_FILE = "extraction_report.csv"  # one row per file or utterance left out: file, id, problem
-EXTRACTION_FIELD = "extraction"  # the manifest field holding the settings, versions and counts
 # Without a split column, a file's utterances all go to one split chosen by a hash of its name: 80/10/10.
 HASH_SPLITS: tuple[str, ...] = ("train",) * 8 + ("valid", "test")
 
@@ -158,9 +157,13 @@ def read_extraction(path: str | Path) -> Extraction | None:
         raw: Any = json.loads(manifest.read_text(encoding="utf-8")).get(EXTRACTION_FIELD)
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
         raise DataError(manifest, f"not a valid manifest: {error}") from error
-    if raw is None:
-        return None
+    return None if raw is None else parse_extraction(raw, manifest)
+
+
+def parse_extraction(raw: Any, where: str | Path) -> Extraction:
+    """An extraction record (a manifest's field, or a run's copy of it) as an `Extraction`; a `DataError` naming
+    `where` if it is malformed."""
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), dict) for k in ("settings", "packages", "features")):
-        raise DataError(manifest, f"field {EXTRACTION_FIELD!r} must hold 'settings', 'packages' and 'features' objects")
-    settings = ExtractSettings.from_dict(raw["settings"], str(manifest))
+        raise DataError(where, f"field {EXTRACTION_FIELD!r} must hold 'settings', 'packages' and 'features' objects")
+    settings = ExtractSettings.from_dict(raw["settings"], str(where))
     return Extraction(settings, dict(raw["packages"]), {k: list(v) for k, v in raw["features"].items()})

@@ -8,24 +8,22 @@ import tempfile
 from pathlib import Path
 
 from hscl.errors import ConfigError, DataError, HSCLError
-from hscl.extract.dataset import Extraction, build_dataset, read_extraction
+from hscl.extract.dataset import Extraction, build_dataset, parse_extraction, read_extraction
 from hscl.extract.inputs import find_media, plan_utterances
 from hscl.extract.settings import FEATURE_PACKAGES, package_versions
 
 
 def run_extraction_record(run_dir: str | Path) -> Extraction:
-    """How the run's training data was extracted, read from that dataset's manifest."""
-    from hscl.training.run_records import RunDir
+    """How the run's training data was extracted: the copy of the record the run keeps (`extraction.json`)."""
+    from hscl.training.run_records import EXTRACTION_FILE, RUN_CONFIG_FILE, RunDir, is_run
 
-    data_path = RunDir(run_dir).read_config().data.path
-    if data_path is None or not Path(data_path).is_dir():
-        raise DataError(run_dir, f"its training data {data_path!r} is not a folder here; a run's extraction settings "
-                                 "are read from its training data's manifest, so it must stay where it was trained")
-    record = read_extraction(data_path)
-    if record is None:
-        raise DataError(run_dir, f"was trained on {data_path}, which `hscl extract` did not write, so it cannot "
-                                 "predict extracted media or data (train it on `hscl extract` output)")
-    return record
+    if not is_run(Path(run_dir)):
+        raise DataError(run_dir, f"not an hscl run directory (no {RUN_CONFIG_FILE}); give a folder `hscl train` wrote")
+    raw = RunDir(run_dir).read_extraction()
+    if raw is None:
+        raise DataError(run_dir, "was not trained on `hscl extract` output (it has no extraction.json), so it cannot "
+                                 "predict extracted media or data; train it on a dataset `hscl extract` wrote")
+    return parse_extraction(raw, Path(run_dir) / EXTRACTION_FILE)
 
 
 def check_versions(record: Extraction, run_dir: str | Path) -> None:

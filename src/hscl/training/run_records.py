@@ -40,6 +40,7 @@ TENSORBOARD_DIR = "tensorboard"
 COMPLETION_FILE = "wall_seconds.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+EXTRACTION_FILE = "extraction.json"  # trained on `hscl extract` output: how its features were made
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,20 @@ class RunDir:
             raise HSCLError(f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite "
                             "to replace them")
 
-    def start(self, config: RunConfig) -> None:
-        """An empty run directory (cleared if it held anything), holding the run's config and an empty epoch log."""
+    def start(self, config: RunConfig, extraction: Mapping[str, Any] | None = None) -> None:
+        """An empty run directory (cleared if it held anything), holding the run's config, an empty epoch log and,
+        for data from `hscl extract`, how its features were made (so the run predicts new media alike)."""
         self.path.mkdir(parents=True, exist_ok=True)
         clear_dir(self.path)
         save_config(config, self.path / RUN_CONFIG_FILE)
         write_text(self.path / EPOCHS_FILE, "")
+        if extraction is not None:
+            _write_json(self.path / EXTRACTION_FILE, extraction)
+
+    def read_extraction(self) -> dict[str, Any] | None:
+        """How the features of the run's training data were extracted, or None if not by `hscl extract`."""
+        path = self.path / EXTRACTION_FILE
+        return _read_json(path, "") if path.is_file() else None
 
     def read_config(self) -> RunConfig:
         """The resolved config the run was trained with."""

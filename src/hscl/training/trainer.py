@@ -272,7 +272,7 @@ class Trainer:
         """A fresh run directory (emptied first): the config, an empty epoch log, projections before training."""
         if not self.ctx.is_main:
             return
-        self.run_dir.start(self.config)
+        self.run_dir.start(self.config, self.dataset.extraction)
         self._save_projections(PROJECTIONS_INITIAL, self.model)
 
     def _resume(self) -> None:

@@ -30,6 +30,7 @@ MANIFEST_FILE = "hscl_dataset.json"
 TEXTS_FILE = "texts.csv"
 TEXT_COLUMNS = ("split", "id", "text")
 FORMAT_VERSION = 1
+EXTRACTION_FIELD = "extraction"  # written by `hscl extract`: its settings, package versions, feature names, counts
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Manifest:
     max_lens: dict[str, dict[str, int]]  # split -> modality -> padded length L
     dims: dict[str, int]  # modality -> feature size d
     labelled: bool = True  # False: extracted without labels; every sample is in test, labels are NaN
+    extraction: dict[str, Any] | None = None  # how `hscl extract` made the features (None for converted data)
 
 
 def detect(path: str | Path) -> bool:
@@ -72,7 +74,8 @@ def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
         split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS
     }
     notes = manifest.notes + [f"converted from {manifest.format!r} data at {manifest.source}"]
-    return MSADataset(splits=splits, source=str(folder), format="converted", notes=notes)
+    return MSADataset(splits=splits, source=str(folder), format="converted", notes=notes,
+                      extraction=manifest.extraction)
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -117,7 +120,15 @@ def read_manifest(path: Path) -> Manifest:
         max_lens=max_lens,
         dims={m: dims[m] for m in modalities},
         labelled=_labelled(raw, path),
+        extraction=_extraction(raw, path),
     )
+
+
+def _extraction(raw: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    value = raw.get(EXTRACTION_FIELD)
+    if value is not None and not isinstance(value, dict):
+        raise DataError(path, f"field {EXTRACTION_FIELD!r} must be an object")
+    return value
 
 
 def _labelled(raw: dict[str, Any], path: Path) -> bool:
