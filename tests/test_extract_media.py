@@ -140,9 +140,9 @@ def test_prediction_refuses_other_settings_and_versions(run, extracted, media, t
     (other / "hscl_dataset.json").write_text(json.dumps(manifest))
     assert main(["predict", str(run), "--data", str(other), "--out", str(tmp_path / "p.csv")]) == 2
     assert "fps 5.0 (run: 10.0)" in capsys.readouterr().err
-    from hscl.extract import prediction
+    from hscl.extract import records
 
-    monkeypatch.setattr(prediction, "package_versions", lambda: {"opensmile": "2.6.0", "mediapipe": "0.10.21"})
+    monkeypatch.setattr(records, "package_versions", lambda: {"opensmile": "2.6.0", "mediapipe": "0.10.21"})
     assert main(["predict", str(run), "--media", str(media / "clips"), "--transcripts", str(media / "labels.csv"),
                  "--out", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err.strip()

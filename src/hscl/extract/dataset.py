@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from hscl.data.readers.converted import EXTRACTION_FIELD, MANIFEST_FILE
+from hscl.data.readers.converted import EXTRACTION_FIELD
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 from hscl.extract.inputs import Utterance
@@ -22,15 +19,6 @@ CACHE_DIR = "extract_cache"  # per-file features kept next to the dataset, so a 
 REPORT_FILE = "extraction_report.csv"  # one row per file or utterance left out: file, id, problem
 # Without a split column, a file's utterances all go to one split chosen by a hash of its name: 80/10/10.
 HASH_SPLITS: tuple[str, ...] = ("train",) * 8 + ("valid", "test")
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """How a dataset was extracted: its settings, the package versions and the feature names."""
-
-    settings: ExtractSettings
-    packages: dict[str, str | None]
-    features: dict[str, list[str]]  # modality -> names of the feature columns
 
 
 def check_output(out: Path) -> None:
@@ -146,24 +134,3 @@ def write_report(path: Path, result: ExtractionResult) -> None:
         writer = csv.writer(handle)
         writer.writerow(["file", "id", "problem"])
         writer.writerows((p.file, p.id, p.problem) for p in result.problems)
-
-
-def read_extraction(path: str | Path) -> Extraction | None:
-    """The extraction record of a dataset folder, or None if `hscl extract` did not write it."""
-    manifest = Path(path) / MANIFEST_FILE
-    if not manifest.is_file():
-        return None
-    try:
-        raw: Any = json.loads(manifest.read_text(encoding="utf-8")).get(EXTRACTION_FIELD)
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
-        raise DataError(manifest, f"not a valid manifest: {error}") from error
-    return None if raw is None else parse_extraction(raw, manifest)
-
-
-def parse_extraction(raw: Any, where: str | Path) -> Extraction:
-    """An extraction record (a manifest's field, or a run's copy of it) as an `Extraction`; a `DataError` naming
-    `where` if it is malformed."""
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), dict) for k in ("settings", "packages", "features")):
-        raise DataError(where, f"field {EXTRACTION_FIELD!r} must hold 'settings', 'packages' and 'features' objects")
-    settings = ExtractSettings.from_dict(raw["settings"], str(where))
-    return Extraction(settings, dict(raw["packages"]), {k: list(v) for k, v in raw["features"].items()})

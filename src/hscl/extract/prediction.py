@@ -1,5 +1,5 @@
 """`hscl predict RUN --media ...`: extract new clips with exactly the settings of the run's training
-data, then predict them; and the check that a dataset given with `--data` was extracted the same way."""
+data, then predict them."""
 from __future__ import annotations
 
 import csv
@@ -7,53 +7,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hscl.errors import ConfigError, DataError, HSCLError
-from hscl.extract.dataset import Extraction, build_dataset, parse_extraction, read_extraction
+from hscl.errors import ConfigError, HSCLError
+from hscl.extract.dataset import build_dataset
 from hscl.extract.inputs import find_media, plan_utterances
-from hscl.extract.settings import FEATURE_PACKAGES, package_versions
-
-
-def run_extraction_record(run_dir: str | Path) -> Extraction:
-    """How the run's training data was extracted: the copy of the record the run keeps (`extraction.json`)."""
-    from hscl.training.run_records import EXTRACTION_FILE, RUN_CONFIG_FILE, RunDir, is_run
-
-    if not is_run(Path(run_dir)):
-        raise DataError(run_dir, f"not an hscl run directory (no {RUN_CONFIG_FILE}); give a folder `hscl train` wrote")
-    raw = RunDir(run_dir).read_extraction()
-    if raw is None:
-        raise DataError(run_dir, "was not trained on `hscl extract` output (it has no extraction.json), so it cannot "
-                                 "predict extracted media or data; train it on a dataset `hscl extract` wrote")
-    return parse_extraction(raw, Path(run_dir) / EXTRACTION_FILE)
-
-
-def check_versions(record: Extraction, run_dir: str | Path) -> None:
-    """Refuse to extract when a package that computes the run's features has another version here."""
-    installed = package_versions()
-    for modality in record.settings.modalities:
-        for package in FEATURE_PACKAGES[modality]:
-            if installed[package] != record.packages.get(package):
-                raise ConfigError(
-                    f"{run_dir}: its {modality} features were extracted with {package} {record.packages.get(package)}, "
-                    f"this environment has {installed[package]}; install {package}=={record.packages.get(package)} to predict with it")
-
-
-def check_same_extraction(run_dir: str | Path, data: str | Path) -> None:
-    """Refuse `--data` extracted with other settings or package versions than the run's training data."""
-    theirs = read_extraction(data)
-    if theirs is None:
-        return
-    ours = run_extraction_record(run_dir)
-    for what, mine, other in (("settings", ours.settings.to_dict(), theirs.settings.to_dict()),
-                              ("packages", _feature_packages(ours), _feature_packages(theirs))):
-        if mine != other:
-            changed = sorted(key for key in set(mine) | set(other) if mine.get(key) != other.get(key))
-            detail = ", ".join(f"{key} {other.get(key)!r} (run: {mine.get(key)!r})" for key in changed)
-            raise DataError(data, f"was extracted with other {what} than the run's training data: {detail}; "
-                                  f"re-extract it with the run's settings")
-
-
-def _feature_packages(record: Extraction) -> dict[str, str | None]:
-    return {p: record.packages.get(p) for m in record.settings.modalities for p in FEATURE_PACKAGES[m]}
+from hscl.extract.records import check_versions, run_extraction_record
+from hscl.files import check_output_file, open_atomic
 
 
 def predict_media(run_dir: str | Path, media: list[str], out_csv: str | Path, text: str | None = None,
@@ -63,6 +21,7 @@ def predict_media(run_dir: str | Path, media: list[str], out_csv: str | Path, te
     from hscl.extract.runner import run_extraction
     from hscl.training.inference import Predictor
 
+    out = check_output_file(out_csv)
     record = run_extraction_record(run_dir)
     check_versions(record, run_dir)
     files = find_media(media)
@@ -82,7 +41,8 @@ def predict_media(run_dir: str | Path, media: list[str], out_csv: str | Path, te
     split = build_dataset(plan, result, record.settings, "media", labelled=False).splits["test"]
     files_of = {u.id: file for file, utterances in plan.items() for u in utterances}
     predictions = predictor.predict_split(split)
-    with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "file", "prediction"])
         writer.writerows((uid, files_of[uid], f"{pred:.6f}") for uid, pred in zip(split.ids, predictions))

@@ -13,7 +13,7 @@ from hscl.data.loading import load_data, load_dataset
 from hscl.data.readers import converted
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError, HSCLError
-from hscl.extract.prediction import check_same_extraction
+from hscl.extract.records import check_same_extraction
 from hscl.files import check_output_file, open_atomic
 from hscl.model.hscl import HSCL, load_tokenizer
 from hscl.training.evaluation import evaluate_split, predict_split
