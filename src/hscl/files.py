@@ -18,18 +18,22 @@ TMP_SUFFIX = ".tmp"  # a file or folder being written, renamed over its final na
 
 @contextmanager
 def open_atomic(path: str | Path, binary: bool = False) -> Iterator[IO]:
-    """A handle on a temporary file beside `path`, flushed to disk and renamed over `path` when the block
-    ends without an exception (the temporary file is removed otherwise)."""
+    """A handle on a temporary file beside `path` (its folder created if need be), flushed to disk and renamed
+    over `path` when the block ends without an exception (the temporary file is removed otherwise). A failure
+    of the file system (a read-only or full disk, say) is one `HSCLError` naming `path`."""
     path = Path(path)
     tmp = path.with_name(path.name + TMP_SUFFIX)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise HSCLError(f"{path}: cannot be written ({err.strerror or err})") from err
         raise
 
 

@@ -81,7 +81,7 @@ def describe_error(cls: type[BaseModel], err: ValidationError, source: str = "")
         message = f"{first['input']!r} is not allowed: {message[0].lower()}{message[1:]}"
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     prefix = f"{source}: " if source else ""
-    return f"{prefix}{where or cls.__name__}: {message}{more}"
+    return f"{prefix}{where + ': ' if where else ''}{message}{more}"
 
 
 def _field_path(cls: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel]]:

@@ -115,8 +115,11 @@ class HSCLConfig(Settings):
             present = [m for m, dim in dims.items() if dim is not None]
             raise ConfigError(f"model.modalities={self.modalities!r} needs {' and '.join(missing)} features, but "
                               f"{source} has only {' and '.join(['text', *present])}")
-        return self.replace(**{f"{m}_dim": dims[m] if m in self.active_modalities else None
-                               for m in ("audio", "visual")})
+        try:
+            return self.replace(**{f"{m}_dim": dims[m] if m in self.active_modalities else None
+                                   for m in ("audio", "visual")})
+        except ConfigError as err:
+            raise ConfigError(f"model.{err}, for the features of {source}") from None
 
     def check_text_hidden_size(self, hidden_size: int) -> None:
         """A `ConfigError` unless `fusion_heads` divides the text encoder's hidden size (when fusion is used)."""
