@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install hscl with its test, report and media-extraction tools. Safe to re-run.
+# Create .venv and install hscl with its test, report, tuning (optuna) and media-extraction tools. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"

@@ -1,7 +1,6 @@
 """Benchmark suites: resumable runs, the results table, the paired comparison."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import pickle
@@ -57,14 +56,8 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     assert "valid (selection)" in text
     assert "`full` minus `text`" in text and "Runs trained on: " in text and "no GPU" in text
     assert "at a time" not in text  # one run at a time: the summed wall time is the elapsed time
-
-    study = dataclasses.replace(TINY_SUITE, split="valid")
-    valid = [collect_row(tmp_path, row, [1, 2], "valid") for row in study.rows]
-    selection = layout.RunDir(run_key_dir(tmp_path, study.rows[0], 2)).read_selection()
-    assert valid[0].metrics[1] == selection.valid != again[0].metrics[1]
-    text = write_results_page(study, valid, tmp_path / "study.md", "hscl benchmark --suite study").read_text()
-    assert "Validation metrics (of the selected epoch)" in text and "differences of valid metrics" in text
-    assert "valid (selection)" not in text  # the table already shows validation metrics
+    assert collect_row(tmp_path, TINY_SUITE.rows[0], [2]).metrics == [
+        layout.RunDir(run_key_dir(tmp_path, TINY_SUITE.rows[0], 2)).read_test_metrics()]
     assert not (partial / layout.CHECKPOINT_FILE).exists()  # a finished run keeps no resume state
 
 
@@ -130,18 +123,17 @@ def test_results_table_mean_and_sample_std():
 
 
 def test_shipped_suites_are_well_formed():
-    for name in ("mosi-utterance", "demo", "mosi-utterance-study"):
+    for name in ("mosi-utterance", "demo"):
         suite = suite_by_name(name)
         for row in suite.rows:  # every row's overrides make a valid config
             load_config(preset=suite.preset, overrides=list(row.overrides))
     assert len(suite_by_name("mosi-utterance").rows) == 9
-    assert suite_by_name("mosi-utterance-study").split == "valid"
+    with pytest.raises(ConfigError, match="unknown suite"):
+        suite_by_name("mosi-utterance-study")  # retired: hyper-parameter studies are `hscl tune`
     with pytest.raises(ConfigError, match="must be unique and include"):
         Suite(name="bad", preset="demo", rows=(Row("a", "a"), Row("a", "b")), report_row="a", comparisons=())
     with pytest.raises(ConfigError, match="must be unique and include"):
         Suite(name="bad", preset="demo", rows=(Row("a", "a"),), report_row="a", comparisons=(("a", "b"),))
-    with pytest.raises(ConfigError, match="split must be test or valid"):
-        Suite(name="bad", preset="demo", rows=(Row("a", "a"),), report_row="a", comparisons=(), split="train")
     with pytest.raises(ConfigError, match="unknown suite"):
         suite_by_name("nope")
 

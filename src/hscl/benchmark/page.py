@@ -44,10 +44,9 @@ def results_table(results: list[RowResult], selection_column: bool = False) -> s
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(comparison: dict[str, dict[str, float]], reference: str, baseline: str,
-                     split: str = "test") -> str:
-    """Markdown table of the paired per-seed differences."""
-    lines = [f"Paired per-seed differences of {split} metrics, `{reference}` minus `{baseline}` "
+def comparison_table(comparison: dict[str, dict[str, float]], reference: str, baseline: str) -> str:
+    """Markdown table of the paired per-seed differences of test metrics."""
+    lines = [f"Paired per-seed differences of test metrics, `{reference}` minus `{baseline}` "
              "(paired t-test; n = seeds):", "",
              "| metric | mean difference | p-value | n |", "|---|---|---|---|"]
     for key, values in comparison.items():
@@ -75,34 +74,32 @@ def write_results_page(suite: Suite, results: list[RowResult], path: str | Path,
         f"- Runs trained on: {'; '.join(machines)}.",
         f"- Preset: `{suite.preset}`; model selected on the validation split (MAE), test scored once per run.",
         f"- Total training wall time of the runs below: {total / 60:.1f} min{overlap}.",
-        f"- {'Test' if suite.split == 'test' else 'Validation'} metrics{'' if suite.split == 'test' else ' (of the selected epoch)'}: "
-        "mean ± sample std over seeds (a single value when one seed ran); accuracies and F1 in %.",
-        *(["- `valid (selection)`: the validation MAE of each run's selected epoch, what the runs were "
-           "selected on and the only column to compare rows by without looking at test."]
-          if suite.split == "test" else []),
+        "- Test metrics: mean ± sample std over seeds (a single value when one seed ran); accuracies and F1 in %.",
+        "- `valid (selection)`: the validation MAE of each run's selected epoch, what the runs were "
+        "selected on and the only column to compare rows by without looking at test.",
         *[f"- {note}" for note in suite.notes],
         "",
-        results_table(results, selection_column=suite.split == "test"),
+        results_table(results, selection_column=True),
     ]
     for reference, baseline in suite.comparisons:
         if reference in by_key and baseline in by_key:
             comparison = paired_comparison(by_key[reference], by_key[baseline])
-            parts += [comparison_table(comparison, reference, baseline, suite.split)]
+            parts += [comparison_table(comparison, reference, baseline)]
     if images_markdown:
         parts += ["## Pictures", "", images_markdown]
     write_text(path, "\n".join(parts))
     return path
 
 
-def summary_json(results: list[RowResult], split: str = "test") -> dict:
-    """Machine-readable summary of every row: mean and std, and every seed's metrics (of the suite's split)."""
-    return {"split": split, "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds,
-                                                 "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
+def summary_json(results: list[RowResult]) -> dict:
+    """Machine-readable summary of every row: mean and std, and every seed's test metrics."""
+    return {"split": "test", "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds,
+                                                  "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
                         "per_seed": r.metrics, "wall_seconds": r.wall_seconds,
                         "selected_epochs": r.selected_epochs, "selection_values": r.selection_values,
                                  "machines": r.machines} for r in results}}
 
 
-def dump_summary(results: list[RowResult], path: Path, split: str = "test") -> None:
+def dump_summary(results: list[RowResult], path: Path) -> None:
     """Write `summary_json` to `path`."""
-    write_text(path, json.dumps(summary_json(results, split), indent=2) + "\n")
+    write_text(path, json.dumps(summary_json(results), indent=2) + "\n")

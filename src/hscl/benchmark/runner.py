@@ -27,7 +27,7 @@ from hscl.training.trainer import train
 
 @dataclasses.dataclass
 class RowResult:
-    """Finished runs of one row: per-seed metrics (of the suite's split), wall times and machines."""
+    """Finished runs of one row: per-seed test metrics, wall times and machines."""
 
     row: Row
     seeds: list[int]
@@ -96,7 +96,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
         _DATASETS.clear()
     else:
         _run_parallel(pending, out_dir, jobs, log)
-    return [collect_row(out_dir, row, list(seeds), suite.split) for row in suite.rows]
+    return [collect_row(out_dir, row, list(seeds)) for row in suite.rows]
 
 
 def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs: int, log) -> None:
@@ -130,14 +130,14 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
                         "run the suite again to carry on") from error
 
 
-def collect_row(out_dir: Path, row: Row, seeds: list[int], split: str = "test") -> RowResult:
-    """Read the finished runs of `row` back from disk, with the metrics of `split` (test, or valid: the selected epoch's)."""
+def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
+    """Read the finished runs of `row` back from disk, with their test metrics."""
     result = RowResult(row, seeds, [], [], [])
     for seed in seeds:
         run = RunDir(run_key_dir(out_dir, row, seed))
         mark = run.read_completion()
         selection = run.read_selection()
-        result.metrics.append(selection.valid if split == "valid" else run.read_test_metrics())
+        result.metrics.append(run.read_test_metrics())
         result.wall_seconds.append(mark.seconds)
         result.selected_epochs.append(selection.epoch)
         result.selection_values.append(selection.value)

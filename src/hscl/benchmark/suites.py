@@ -2,6 +2,7 @@
 
 `hscl benchmark --suite NAME` trains every (row, seed) of a suite (`hscl.benchmark.runner`) and writes its
 results page (`hscl.benchmark.page`). This module imports nothing heavy, so the CLI can list the suites.
+Hyper-parameter studies are not suites: `hscl tune` searches on validation only (`hscl.tune`).
 """
 from __future__ import annotations
 
@@ -22,11 +23,9 @@ class Row:
 
 @dataclass(frozen=True)
 class Suite:
-    """A preset, its rows and seeds, which split the page reports, and the row pairs to compare seed by seed.
+    """A preset, its rows and seeds, and the row pairs to compare seed by seed.
 
-    `split="test"` is a results table (each run selected on valid, scored once on test). `split="valid"`
-    is a hyper-parameter study: its page shows validation metrics only, so choices made from it never
-    look at test.
+    Its page is a results table: each run selected on valid, scored once on test.
     """
 
     name: str
@@ -34,7 +33,6 @@ class Suite:
     rows: tuple[Row, ...]
     seeds: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
     quick_overrides: tuple[str, ...] = ("train.epochs=2",)
-    split: str = "test"
     comparisons: tuple[tuple[str, str], ...] = (("hscl", "text_only"),)  # (row, minus row), paired over seeds
     report_row: str = "hscl"  # whose first seed gets the pictures
     notes: tuple[str, ...] = ()
@@ -42,12 +40,9 @@ class Suite:
     def __post_init__(self) -> None:
         keys = [row.key for row in self.rows]
         named = {self.report_row, *(key for pair in self.comparisons for key in pair)}
-        if len(set(keys)) != len(keys) or not named <= set(keys) or self.split not in ("test", "valid"):
-            raise ConfigError(f"suite {self.name!r}: row keys must be unique and include {sorted(named)}, "
-                              f"and split must be test or valid (got {self.split!r})")
+        if len(set(keys)) != len(keys) or not named <= set(keys):
+            raise ConfigError(f"suite {self.name!r}: row keys must be unique and include {sorted(named)}")
 
-
-LONGER = ("train.epochs=20", "train.scheduler_step=12")  # the preset's budget doubled, its schedule stretched
 
 SUITES: dict[str, Suite] = {
     "mosi-utterance": Suite(
@@ -81,37 +76,6 @@ SUITES: dict[str, Suite] = {
         ),
         seeds=(1111, 1112, 1113),
         quick_overrides=(),  # quick = the first seed only, same budget
-    ),
-    "mosi-utterance-study": Suite(
-        name="mosi-utterance-study",
-        preset="mosi-utterance",
-        split="valid",
-        seeds=(1111, 1112, 1113),
-        quick_overrides=(),  # quick = the first seed only: fewer epochs would defeat the 20-epoch rows
-        comparisons=(("hscl", "text_only"), ("hscl", "no_contrastive"), ("hscl_20", "text_only_20"),
-                     ("hscl_20", "no_contrastive_20")),
-        rows=(
-            Row("text_only", "Text only", ("model.modalities=text",)),
-            Row("no_contrastive", "Text + audio, no contrastive loss", NO_CONTRASTIVE),
-            Row("hscl", "HSCL as in the preset (tau 0.5, w1 0.01, w2 0.1, alpha 0.1, 10 epochs)"),
-            Row("text_only_20", "Text only, 20 epochs", ("model.modalities=text", *LONGER)),
-            Row("no_contrastive_20", "Text + audio, no contrastive loss, 20 epochs", (*NO_CONTRASTIVE, *LONGER)),
-            Row("hscl_20", "HSCL, 20 epochs", LONGER),
-            Row("tau_0.1", "HSCL, temperature 0.1", ("loss.temperature=0.1",)),
-            Row("tau_1", "HSCL, temperature 1.0", ("loss.temperature=1.0",)),
-            Row("w1_0.1", "HSCL, unimodal weight w1 0.1", ("loss.w1=0.1",)),
-            Row("w2_0.5", "HSCL, fusion weight w2 0.5", ("loss.w2=0.5",)),
-            Row("w1_0.1_w2_0.5", "HSCL, w1 0.1 and w2 0.5", ("loss.w1=0.1", "loss.w2=0.5")),
-            Row("alpha_1", "HSCL, similarity weight alpha 1.0", ("loss.alpha=1.0",)),
-            Row("lr_bert_2e-5", "HSCL, text-encoder learning rate 2e-5", ("train.lr_bert=2e-5",)),
-            Row("lr_bert_1e-4", "HSCL, text-encoder learning rate 1e-4", ("train.lr_bert=1e-4",)),
-            Row("lr_main_3e-4", "HSCL, learning rate of the rest 3e-4", ("train.lr_main=3e-4",)),
-        ),
-        notes=(
-            "A hyper-parameter study on the validation split: the table shows the validation metrics of each "
-            "run's selected epoch. The runs also scored test once (trainer), but those numbers were not read "
-            "for this study.",
-        ),
     ),
 }
 

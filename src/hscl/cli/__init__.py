@@ -13,7 +13,8 @@ import sys
 from hscl.errors import HSCLError
 
 # Subcommands in the order `hscl --help` lists them; each name is a module of this package.
-COMMANDS: tuple[str, ...] = ("train", "evaluate", "predict", "report", "benchmark", "presets", "config", "data", "extract")
+COMMANDS: tuple[str, ...] = ("train", "evaluate", "predict", "report", "benchmark", "tune", "presets", "config",
+                             "data", "extract")
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports SIGINT
 
 

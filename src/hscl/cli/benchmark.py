@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     results = run_suite(suite, out_dir, quick=args.quick, extra=args.set, jobs=args.jobs)
     page = Path(args.results or f"docs/results/{name}.md")
     page.parent.mkdir(parents=True, exist_ok=True)
-    dump_summary(results, out_dir / "summary.json", suite.split)
-    dump_summary(results, page.with_suffix(".json"), suite.split)
+    dump_summary(results, out_dir / "summary.json")
+    dump_summary(results, page.with_suffix(".json"))
     command = " ".join(["hscl benchmark --suite", suite.name, *(["--quick"] if args.quick else []),
                         *([f"--jobs {args.jobs}"] if args.jobs > 1 else []),
                         *[f"--set {item}" for item in args.set or []]])

@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -47,7 +48,7 @@ class RunResult:
     run_dir: Path
     best_epoch: int
     valid_metrics: dict[str, float]
-    test_metrics: dict[str, float]
+    test_metrics: dict[str, float] | None  # None when trained with score_test=False
     wall_seconds: float
 
 
@@ -106,10 +107,14 @@ class Trainer:
     "files" (metrics.jsonl only) or "tensorboard" (also TensorBoard event files). A checkpoint is
     written every `train.checkpoint_every` epochs, after every epoch that improves the selection
     metric, and at the end.
+
+    `score_test=False` trains without the test split: it is never encoded, projected or scored (tuning).
+    `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
     """
 
     def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
-                 resume: bool = False, overwrite: bool = False) -> None:
+                 resume: bool = False, overwrite: bool = False, score_test: bool = True,
+                 on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         check_log(config.train.log)
         text = config.check_text_model()
         self.config = config
@@ -117,6 +122,8 @@ class Trainer:
         if not resume:
             self.run_dir.check_new(overwrite)
         self.resume = resume
+        self.score_test = score_test
+        self.on_epoch = on_epoch
         self.generator = seed_everything(config.train.seed)
         self.ctx, self.device = distributed.setup(config.train.device)
         self.dataset = dataset if dataset is not None else load_data(config.data)
@@ -132,7 +139,7 @@ class Trainer:
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.encoded: dict[str, EncodedSplit] = {
             name: encode_split(split, self.tokenizer, config.data.max_text_len)
-            for name, split in self.dataset.splits.items()
+            for name, split in self.dataset.splits.items() if score_test or name != "test"
         }
         self.state = TrainingState()
         self._check_batch_size()
@@ -222,10 +229,10 @@ class Trainer:
         metric = self.config.train.select_metric
         if best.best_epoch == 0:
             raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
-        test = self._test_once()
+        test = self._test_once() if self.score_test else None
         wall = time.perf_counter() - started
         logger.info("selected epoch %d (valid %s %.4f); test %s", best.best_epoch, metric,
-                    best.best_valid[metric], format_metrics(test))
+                    best.best_valid[metric], "not scored" if test is None else format_metrics(test))
         return RunResult(self.run_dir.path, best.best_epoch, best.best_valid, test, wall)
 
     def _finished(self) -> bool:
@@ -263,6 +270,8 @@ class Trainer:
         if state.since_best >= train.patience:
             logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric,
                         state.since_best)
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, valid)
 
     def _evaluate(self, model: HSCL, split: str) -> dict[str, float]:
         """Metrics of `model` on a whole split (shared by the processes, if several)."""
@@ -273,7 +282,8 @@ class Trainer:
         if not self.ctx.is_main:
             return
         self.run_dir.start(self.config, self.dataset.extraction)
-        self._save_projections(PROJECTIONS_INITIAL, self.model)
+        if self.score_test:
+            self._save_projections(PROJECTIONS_INITIAL, self.model)
 
     def _resume(self) -> None:
         """Restore the run directory's checkpoint and put the run directory back in step with it."""

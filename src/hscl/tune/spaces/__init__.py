@@ -1,0 +1,1 @@
+"""Search spaces shipped with hscl (`hscl tune --space NAME`)."""

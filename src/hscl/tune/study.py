@@ -1,0 +1,345 @@
+"""An Optuna study over a search space: storage, sampler, pruner, the objective, and its worker processes.
+
+The objective trains one configuration without the test split (`Trainer(score_test=False)`, the split
+dropped from the data before the trainer sees it) and returns the selected epoch's validation value of
+`train.select_metric`; each epoch's validation value goes to the pruner. Study state lives in an Optuna
+storage (by default `STUDY_DIR/study.db`, SQLite), so re-running carries a study on and workers in
+several processes or on several machines share it. `--trials N` is the study's total: a worker stops
+once the study holds N trials in any state.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from hscl.config import load_config
+from hscl.errors import ConfigError, HSCLError
+from hscl.metrics import METRIC_KEYS
+from hscl.tune.space import SearchSpace, check_space, trial_config
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hscl.config import RunConfig
+    from hscl.data.types import MSADataset
+
+PRUNERS = ("median", "hyperband", "none")
+KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or the whole run directory (model)
+STORAGE_FILE = "study.db"
+INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
+TRIALS_DIR = "trials"
+RUNTIME_FIELDS = ("device", "progress_bar")  # train.* fields that may differ between workers of one study
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """Everything a study worker needs: what is searched (the same for every worker) and how it runs."""
+
+    space: SearchSpace
+    out: Path
+    trials: int
+    preset: str | None = None
+    config_path: str | None = None
+    overrides: tuple[str, ...] = ()
+    storage: str | None = None  # an Optuna storage URL, or journal:FILE; None: sqlite in `out`
+    study_name: str | None = None  # None: the name of `out`
+    jobs: int = 1
+    timeout: float | None = None  # seconds per worker after which it starts no new trial
+    sampler_seed: int = 0
+    pruner: str = "median"
+    keep: str = "metrics"
+    heartbeat: int = 60  # seconds between a running trial's signs of life (RDB storages)
+    pinned: tuple[str, ...] = ()  # space paths fixed by --set, not searched
+
+    @property
+    def name(self) -> str:
+        """The study's name in its storage."""
+        return self.study_name or self.out.resolve().name
+
+    @property
+    def storage_url(self) -> str:
+        """The storage this study uses."""
+        return self.storage or f"sqlite:///{(self.out / STORAGE_FILE).resolve()}"
+
+    def base_config(self) -> "RunConfig":
+        """The config every trial starts from (preset or file, then --set)."""
+        return load_config(preset=self.preset, path=self.config_path, overrides=list(self.overrides))
+
+    def config_for(self, params: dict[str, Any], *extra: str) -> "RunConfig":
+        """The config of a trial with searched values `params`; `extra` overrides go before them."""
+        return trial_config(self.preset, self.config_path, [*self.overrides, *extra], params)
+
+
+def validated(settings: TuneSettings) -> TuneSettings:
+    """`settings` checked in full before anything runs or is written; paths pinned by --set leave the space."""
+    for name, value, least in (("--trials", settings.trials, 1), ("--jobs", settings.jobs, 1),
+                               ("--heartbeat", settings.heartbeat, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name} must be an integer of at least {least}; got {value!r}")
+    if settings.timeout is not None and not (math.isfinite(settings.timeout) and settings.timeout > 0):
+        raise ConfigError(f"--timeout must be a positive number of seconds; got {settings.timeout!r}")
+    if settings.pruner not in PRUNERS:
+        raise ConfigError(f"--pruner {settings.pruner!r}: expected one of {', '.join(PRUNERS)}")
+    if settings.keep not in KEEP:
+        raise ConfigError(f"--keep {settings.keep!r}: expected one of {', '.join(KEEP)}")
+    if settings.out.exists() and not settings.out.is_dir():
+        raise ConfigError(f"--out {settings.out}: exists and is not a directory")
+    settings.base_config()  # the base config is valid (select_metric among them)
+    set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
+    pinned = tuple(p.path for p in settings.space.params if p.path in set_paths)
+    space = settings.space.without(set(pinned))
+    if not space.params:
+        raise ConfigError(f"{settings.space.source}: every searched path is fixed by --set; nothing to search")
+    check_space(space, settings.preset, settings.config_path, list(settings.overrides))
+    check_storage_url(settings.storage)
+    return dataclasses.replace(settings, space=space, pinned=pinned)
+
+
+def check_storage_url(url: str | None) -> None:
+    """A `ConfigError` unless `url` is None, journal:FILE in an existing folder, or a usable SQLAlchemy URL."""
+    if url is None:
+        return
+    allowed = "expected sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://..., or journal:FILE"
+    if url.startswith("journal:"):
+        folder = Path(url[len("journal:"):]).parent
+        if not url[len("journal:"):] or not folder.is_dir():
+            raise ConfigError(f"--storage {url!r}: the journal file's folder {str(folder)!r} does not exist; {allowed}")
+        return
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+        sqlalchemy.create_engine(parsed).dispose()  # loads the dialect and its driver, connects to nothing
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL or a missing driver
+        raise ConfigError(f"--storage {url!r}: {_one_line(err)}; {allowed}") from err
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).parent.is_dir():
+        raise ConfigError(f"--storage {url!r}: the folder {str(Path(parsed.database).parent)!r} does not exist")
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
+
+
+def open_storage(settings: TuneSettings) -> "optuna.storages.BaseStorage":
+    """The study's storage, connected; killed trials are failed after two missed heartbeats (RDB storages)."""
+    import optuna
+
+    url = settings.storage_url
+    try:
+        if url.startswith("journal:"):
+            from optuna.storages.journal import JournalFileBackend
+
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat,
+                                              grace_period=2 * settings.heartbeat)
+    except Exception as err:  # noqa: BLE001 - a storage that cannot be opened is the user's to fix
+        raise ConfigError(f"--storage {url!r}: cannot open it: {_one_line(err)}") from err
+
+
+def definition(settings: TuneSettings) -> dict[str, Any]:
+    """What the study searches, as stored with it: workers and re-runs must agree on it."""
+    base = settings.base_config().to_dict()
+    for key in RUNTIME_FIELDS:
+        base["train"].pop(key, None)
+    return json.loads(json.dumps({"base": base, "space": settings.space.to_dict(),
+                                  "metric": settings.base_config().train.select_metric}))
+
+
+def open_study(settings: TuneSettings, worker: int = 0) -> "optuna.Study":
+    """Create or load the study, check it searches what `settings` say, fail stale trials, seed the sampler.
+
+    The sampler's seed mixes `sampler_seed`, the worker index and the trials already in the study, so
+    workers and re-runs never replay each other's random draws, and one command on one state is repeatable.
+    """
+    import numpy as np
+    import optuna
+
+    from hscl.training.trainer import LOWER_IS_BETTER
+
+    storage = open_storage(settings)
+    wanted = definition(settings)
+    metric = wanted["metric"]
+    direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
+    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction,
+                                load_if_exists=True)
+    stored = study.user_attrs.get("hscl")
+    if stored is None:
+        study.set_user_attr("hscl", wanted)
+    elif stored != wanted:
+        differ = sorted(key for key in wanted if wanted[key] != stored.get(key))
+        raise ConfigError(f"study {settings.name!r} in {settings.storage_url} was created with a different "
+                          f"{' and '.join(differ)}; give a new --out or --study-name, or the same preset, "
+                          "--set and space")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    seed = int(np.random.SeedSequence([settings.sampler_seed, worker, len(study.trials)]).generate_state(1)[0])
+    pruner = {"median": optuna.pruners.MedianPruner(), "hyperband": optuna.pruners.HyperbandPruner(min_resource=1),
+              "none": optuna.pruners.NopPruner()}[settings.pruner]
+    return optuna.load_study(study_name=settings.name, storage=storage,
+                             sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+
+
+def validation_only(dataset: "MSADataset") -> "MSADataset":
+    """`dataset` without its test split."""
+    from hscl.data.types import MSADataset
+
+    return MSADataset({name: split for name, split in dataset.splits.items() if name != "test"},
+                      dataset.source, dataset.notes)
+
+
+class Objective:
+    """Train one trial's configuration on train, select on valid, and return the selected validation value."""
+
+    def __init__(self, settings: TuneSettings, dataset: "MSADataset | None" = None) -> None:
+        self.settings = settings
+        self.metric = settings.base_config().train.select_metric
+        self._data: tuple[str, "MSADataset"] | None = None if dataset is None else ("given", validation_only(dataset))
+
+    def data_for(self, config: "RunConfig") -> "MSADataset":
+        """The data `config` names, test split dropped; loaded once per worker while the data config stays."""
+        from hscl.data.loading import load_data
+
+        key = json.dumps([config.data.path, config.data.format, config.data.options], sort_keys=True, default=str)
+        if self._data is None or self._data[0] not in (key, "given"):
+            self._data = (key, validation_only(load_data(config.data)))
+        return self._data[1]
+
+    def __call__(self, trial: "optuna.Trial") -> float:
+        import optuna
+        import torch
+
+        from hscl.training.trainer import Trainer
+
+        params = {param.path: param.suggest(trial) for param in self.settings.space.params}
+        config = self.settings.config_for(params, "train.progress_bar=false")
+        run_dir = self.settings.out / TRIALS_DIR / f"{trial.number:04d}"
+        trial.set_user_attr("run_dir", f"{platform.node()}:{run_dir}")
+
+        def report(epoch: int, valid: dict[str, float]) -> None:
+            value = valid[self.metric]
+            if math.isfinite(value):
+                trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch} (valid {self.metric} {value:.4f})")
+
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        try:
+            result = Trainer(config, run_dir, self.data_for(config), score_test=False, on_epoch=report).run()
+        except (HSCLError, torch.OutOfMemoryError, KeyboardInterrupt) as err:
+            reason = "interrupted" if isinstance(err, KeyboardInterrupt) else _one_line(err)
+            trial.set_user_attr("fail_reason", reason)
+            raise
+        finally:
+            tidy(run_dir, self.settings.keep)
+        trial.set_user_attr("selected_epoch", result.best_epoch)
+        trial.set_user_attr("valid", result.valid_metrics)
+        return result.valid_metrics[self.metric]
+
+
+def tidy(run_dir: Path, keep: str) -> None:
+    """Drop what a finished trial no longer needs: always its resume state, its model unless keep == 'run'."""
+    from hscl.training.run_records import RunDir
+
+    run = RunDir(run_dir)
+    run.drop_checkpoint()
+    if keep == "metrics" and run.model_dir.exists():
+        shutil.rmtree(run.model_dir)
+
+
+def optimise(settings: TuneSettings, worker: int = 0, dataset: "MSADataset | None" = None) -> None:
+    """Run trials in this process until the study holds `settings.trials` trials (or the timeout passes)."""
+    import optuna
+    import torch
+
+    study = open_study(settings, worker)
+    remaining = settings.trials - len(study.trials)
+    if remaining <= 0:
+        return
+    study.optimize(Objective(settings, dataset), n_trials=remaining, timeout=settings.timeout,
+                   catch=(HSCLError, torch.OutOfMemoryError), gc_after_trial=True,
+                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)])
+
+
+def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
+    """A spawned worker process: quiet libraries, its share of the CPU threads, trials until the study is full."""
+    import logging
+
+    import torch
+
+    from hscl.training.runtime import quiet_transformers
+
+    logging.basicConfig(level=logging.INFO, format=f"[worker {worker}] %(message)s")
+    quiet_transformers()
+    torch.set_num_threads(threads)
+    try:
+        optimise(settings, worker)
+    except KeyboardInterrupt:  # the running trial is already recorded as failed ("interrupted")
+        raise SystemExit(130) from None
+
+
+def run_study(settings: TuneSettings, dataset: "MSADataset | None" = None,
+              log: Callable[[str], None] = print) -> "optuna.Study":
+    """Run (or carry on) the study with `settings.jobs` workers on this machine; return it, reloaded.
+
+    `dataset` (one worker only) replaces the data the config names, e.g. to prove test labels are unused.
+    """
+    settings = validated(settings)
+    if dataset is not None and settings.jobs > 1:
+        raise ConfigError("a dataset given in memory needs --jobs 1 (workers load the data themselves)")
+    for path in settings.pinned:
+        log(f"{path} is fixed by --set, not searched")
+    if settings.storage is not None:
+        open_storage(settings)  # a bad remote storage fails before anything is written
+    settings.out.mkdir(parents=True, exist_ok=True)
+    study = open_study(settings)
+    done = len(study.trials)
+    if done >= settings.trials:
+        log(f"study {settings.name!r} already holds {done} trials (--trials {settings.trials}); nothing to run")
+    elif settings.jobs == 1:
+        log(f"study {settings.name!r}: {done} trials so far, running up to {settings.trials - done} more")
+        optimise(settings, 0, dataset)
+    else:
+        log(f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
+            f"{settings.trials - done} more")
+        _run_workers(settings)
+    return open_study(settings)
+
+
+def _run_workers(settings: TuneSettings) -> None:
+    """Run `settings.jobs` spawned worker processes; on Ctrl-C pass it on to them and wait."""
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // settings.jobs)
+    workers = [context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
+               for index in range(settings.jobs)]
+    for process in workers:
+        process.start()
+    try:
+        for process in workers:
+            process.join()
+    except KeyboardInterrupt:  # a terminal's Ctrl-C reaches the workers too; pass it on to any that missed it
+        for process in workers:
+            process.join(timeout=INTERRUPT_GRACE)
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGINT)
+        for process in workers:
+            process.join()
+        raise
+    failed = [f"worker {i} (exit status {p.exitcode})" for i, p in enumerate(workers) if p.exitcode != 0]
+    if failed:
+        raise HSCLError(f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
+                        "kept, run the same command again to carry on")
