@@ -4,6 +4,7 @@ Each round runs every command once, in turn, as a fresh process (so a noisy neig
 them alike); the table gives the median and minimum wall time over the rounds and each median as a
 multiple of `python -c pass`. Run: `nice .venv/bin/python benchmarks/cli_startup.py [--rounds N]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import format_table, load_line, machine_header  # noqa: E402
+from _timing import format_table, load_line, machine_header
 
 COMMANDS: dict[str, list[str]] = {
     "python -c pass": [sys.executable, "-c", "pass"],

@@ -1,8 +1,9 @@
 """Shared fixtures: a tiny offline BERT with its tokenizer, the packaged MiniLM, and batch making."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -1,5 +1,6 @@
 """Media the tests make themselves: scikit-image's astronaut photo moved and scaled into a short video,
 blank frames where a face must not be found, and a synthetic voice-like audio track (numpy only)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,8 @@ SAMPLE_RATE = 16000
 
 
 def voice(seconds: float, pitch: float = 140.0, seed: int = 0) -> np.ndarray:
-    """A voiced-speech-like mono signal: a harmonic tone with vibrato, amplitude-modulated at syllable rate, plus noise."""
+    """A voiced-speech-like mono signal: a harmonic tone with vibrato, amplitude-modulated at syllable rate, and
+    noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     f0 = pitch * (1 + 0.05 * np.sin(2 * np.pi * 5 * t))
@@ -33,13 +35,20 @@ def face_frames(count: int, size: int = 192, blank: frozenset[int] = frozenset()
         zoom = 1.0 + 0.15 * i / max(count - 1, 1)
         half = int(150 / zoom)
         top, left = 120 - half + i % 5, 235 - half + 2 * (i % 4)
-        crop = photo[max(top, 0):top + 2 * half, max(left, 0):left + 2 * half]
+        crop = photo[max(top, 0) : top + 2 * half, max(left, 0) : left + 2 * half]
         frames.append((transform.resize(crop, (size, size), anti_aliasing=True) * 255).astype(np.uint8))
     return frames
 
 
-def write_clip(path: Path, seconds: float = 1.0, fps: int = 10, audio: np.ndarray | None = None,
-               video: bool = True, blank: frozenset[int] = frozenset(), size: int = 192) -> Path:
+def write_clip(
+    path: Path,
+    seconds: float = 1.0,
+    fps: int = 10,
+    audio: np.ndarray | None = None,
+    video: bool = True,
+    blank: frozenset[int] = frozenset(),
+    size: int = 192,
+) -> Path:
     """An MP4 (MPEG-4 video, AAC audio) or, without video, a WAV file; `audio=None` writes `voice(seconds)`."""
     import av
 

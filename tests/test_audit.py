@@ -1,4 +1,5 @@
 """`hscl data audit`: the probe and statistics against plain references, flags on built datasets, real MOSI."""
+
 from __future__ import annotations
 
 import csv
@@ -56,6 +57,7 @@ def test_ridge_probe_equals_scikit_learn_ridge():
     probe = ridge_probe(x, y, groups)
 
     keep = slice(0, 5)
+
     def valid_mae(alpha):
         predictions = _reference_ridge(x["train"][:, keep], y["train"], x["valid"][:, keep], alpha)
         return np.mean(np.abs(predictions - y["valid"]))
@@ -140,8 +142,9 @@ def test_feature_stats_against_plain_loops():
     train = m["train"]
     for split, matrix in m.items():
         finite = np.where(np.isfinite(matrix), matrix, np.nan)
-        extreme = sum(1 for row in finite for j in (0, 2, 3)
-                      if abs(row[j] - train[:, j].mean()) / train[:, j].std() > EXTREME_Z)
+        extreme = sum(
+            1 for row in finite for j in (0, 2, 3) if abs(row[j] - train[:, j].mean()) / train[:, j].std() > EXTREME_Z
+        )
         assert stats.extreme_values[split] == extreme, split
     assert stats.extreme_values["test"] == 1
 
@@ -178,8 +181,13 @@ def _built_dataset(tmp_path: Path) -> Path:
     duplicated = rng.normal(size=(n, 4))
     duplicated[is_test] = duplicated[rng.choice(SIZES["train"], size=is_test.sum())]
     files = {
-        "clean.npy": clean, "leaked.npy": leaked, "copied.npy": copied, "duplicated.npy": duplicated,
-        "constant.npy": np.ones((n, 3)), "allnan.npy": np.full((n, 3), np.nan), "nocolumns.npy": np.zeros((n, 0)),
+        "clean.npy": clean,
+        "leaked.npy": leaked,
+        "copied.npy": copied,
+        "duplicated.npy": duplicated,
+        "constant.npy": np.ones((n, 3)),
+        "allnan.npy": np.full((n, 3), np.nan),
+        "nocolumns.npy": np.zeros((n, 0)),
         "short.npy": np.zeros((n - 1, 3)),
     }
     return _utterance_folder(tmp_path / "built", files, labels, splits)
@@ -210,8 +218,24 @@ def test_cli_audit_json_and_strict_exit_status(tmp_path, capsys):
     by_name = {source["name"]: source for source in written["sources"]}
     assert by_name["clean.npy"]["flags"] == [] and by_name["allnan.npy"]["probe"] is None
     assert main(["data", "audit", str(folder), "--strict"]) == 1
-    assert main(["data", "audit", "--format", "synthetic", "--option", "n_train=120", "--option", "n_valid=40",
-                 "--option", "n_test=40", "--strict"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "audit",
+                "--format",
+                "synthetic",
+                "--option",
+                "n_train=120",
+                "--option",
+                "n_valid=40",
+                "--option",
+                "n_test=40",
+                "--strict",
+            ]
+        )
+        == 0
+    )
     assert "== visual" in capsys.readouterr().out
     assert main(["data", "audit", str(tmp_path / "missing")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

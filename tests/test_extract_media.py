@@ -1,8 +1,10 @@
 """Extraction on media the tests make (the astronaut photo as a video, synthetic voice), and the round
 trip extract -> train -> predict (dataset and media), with the refusals a user can run into."""
+
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import shutil
 
@@ -14,15 +16,23 @@ pytest.importorskip("opensmile", reason="the [extract] extra is not installed")
 pytest.importorskip("mediapipe", reason="the [extract] extra is not installed")
 pytest.importorskip("skimage", reason="scikit-image makes the test video")
 
-from media_fixtures import voice, write_clip  # noqa: E402
+from hscl.cli import main
+from hscl.data.loading import load_dataset
+from hscl.extract.inputs import Utterance
+from hscl.extract.media import extract_file
+from hscl.extract.settings import ExtractSettings
+from media_fixtures import voice, write_clip
 
-from hscl.cli import main  # noqa: E402
-from hscl.data.loading import load_dataset  # noqa: E402
-from hscl.extract.inputs import Utterance  # noqa: E402
-from hscl.extract.media import extract_file  # noqa: E402
-from hscl.extract.settings import ExtractSettings  # noqa: E402
-
-LABELS = [("train", 2.0), ("train", -2.0), ("train", 1.0), ("train", -1.0), ("valid", 1.5), ("valid", -1.5), ("test", 2.5), ("test", -0.5)]
+LABELS = [
+    ("train", 2.0),
+    ("train", -2.0),
+    ("train", 1.0),
+    ("train", -1.0),
+    ("valid", 1.5),
+    ("valid", -1.5),
+    ("test", 2.5),
+    ("test", -0.5),
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +43,14 @@ def media(tmp_path_factory):
     clips.mkdir()
     rows = ["id,text,label,split"]
     for i, (split, label) in enumerate(LABELS):
-        write_clip(clips / f"clip{i}.mp4", seconds=1.0, fps=10, audio=voice(1.0, 110 + 15 * i, seed=i), size=160,
-                   blank=frozenset({3, 4}) if i == 2 else frozenset())
+        write_clip(
+            clips / f"clip{i}.mp4",
+            seconds=1.0,
+            fps=10,
+            audio=voice(1.0, 110 + 15 * i, seed=i),
+            size=160,
+            blank=frozenset({3, 4}) if i == 2 else frozenset(),
+        )
         rows.append(f"clip{i},{'great fun' if label > 0 else 'awful boring'},{label},{split}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     bad = root / "bad"
@@ -48,8 +64,20 @@ def media(tmp_path_factory):
 @pytest.fixture(scope="module")
 def extracted(media, tmp_path_factory):
     out = tmp_path_factory.mktemp("extracted") / "ds"
-    assert main(["extract", str(media / "clips"), "--transcripts", str(media / "labels.csv"), "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                str(media / "clips"),
+                "--transcripts",
+                str(media / "labels.csv"),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -71,7 +99,9 @@ def test_shapes_rates_and_the_faceless_frames(extracted):
 def test_extraction_is_deterministic_and_cut_to_max_frames(media):
     clip = media / "clips" / "clip2.mp4"
     settings = ExtractSettings(max_frames=6)
-    first, second = (extract_file(clip, [Utterance("u", 0.0, None), Utterance("half", 0.5, 1.0)], settings) for _ in range(2))
+    first, second = (
+        extract_file(clip, [Utterance("u", 0.0, None), Utterance("half", 0.5, 1.0)], settings) for _ in range(2)
+    )
     for uid in ("u", "half"):
         assert np.array_equal(first.utterances[uid].audio, second.utterances[uid].audio)
         assert np.array_equal(first.utterances[uid].visual, second.utterances[uid].visual)
@@ -84,11 +114,19 @@ def test_extraction_is_deterministic_and_cut_to_max_frames(media):
 def test_bad_files_are_report_lines_and_a_rerun_resumes(media, tmp_path, capsys):
     shutil.copy(media / "clips" / "clip0.mp4", media / "bad" / "good.mp4")
     out = tmp_path / "ds"
-    args = ["extract", str(media / "bad"), "--transcripts", str(media / "labels.csv"), "--out", str(out), "--no-progress"]
+    args = [
+        "extract",
+        str(media / "bad"),
+        "--transcripts",
+        str(media / "labels.csv"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     transcripts = media / "bad.csv"
     transcripts.write_text("id,text\nsilent,a\nfaceless,b\ncorrupt,c\ngood,d\n")
     args[3] = str(transcripts)
-    assert main(args + ["--jobs", "2"]) == 0
+    assert main([*args, "--jobs", "2"]) == 0
     assert "3 files extracted, 0 reused; 3 left out" in capsys.readouterr().out
     with (out / "extraction_report.csv").open() as handle:
         report = {row["file"].rsplit("/", 1)[-1]: row["problem"] for row in csv.DictReader(handle)}
@@ -103,19 +141,45 @@ def test_bad_files_are_report_lines_and_a_rerun_resumes(media, tmp_path, capsys)
 @pytest.fixture(scope="module")
 def run(extracted, tiny_text_model_dir, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    overrides = [f"data.path={extracted}", "data.format=converted", "data.options={}", f"model.text_model={tiny_text_model_dir}",
-                 "model.audio_encoder={n_heads: 1, ff_dim: 16, n_layers: 1}", "model.visual_encoder={n_heads: 2, ff_dim: 16, n_layers: 1}",
-                 "model.fusion_heads=4", "model.d_prjh=16", "train.epochs=1", "train.batch_size=4", "train.progress_bar=false",
-                 "train.device=cpu", "data.max_text_len=16"]
-    assert main(["train", "--preset", "demo", "--out", str(run_dir)] + [x for o in overrides for x in ("--set", o)]) == 0
+    overrides = [
+        f"data.path={extracted}",
+        "data.format=converted",
+        "data.options={}",
+        f"model.text_model={tiny_text_model_dir}",
+        "model.audio_encoder={n_heads: 1, ff_dim: 16, n_layers: 1}",
+        "model.visual_encoder={n_heads: 2, ff_dim: 16, n_layers: 1}",
+        "model.fusion_heads=4",
+        "model.d_prjh=16",
+        "train.epochs=1",
+        "train.batch_size=4",
+        "train.progress_bar=false",
+        "train.device=cpu",
+        "data.max_text_len=16",
+    ]
+    assert (
+        main(["train", "--preset", "demo", "--out", str(run_dir)] + [x for o in overrides for x in ("--set", o)]) == 0
+    )
     return run_dir
 
 
 def test_round_trip_media_prediction_equals_dataset_prediction(run, extracted, media, tmp_path):
     by_data, by_media = tmp_path / "data.csv", tmp_path / "media.csv"
     assert main(["predict", str(run), "--data", str(extracted), "--out", str(by_data)]) == 0
-    assert main(["predict", str(run), "--media", str(media / "clips" / "clip6.mp4"), "--text", "great fun",
-                 "--out", str(by_media)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--media",
+                str(media / "clips" / "clip6.mp4"),
+                "--text",
+                "great fun",
+                "--out",
+                str(by_media),
+            ]
+        )
+        == 0
+    )
     data_rows = {row["id"]: float(row["prediction"]) for row in csv.DictReader(by_data.open())}
     media_rows = list(csv.DictReader(by_media.open()))
     assert [row["id"] for row in media_rows] == ["clip6"]
@@ -127,9 +191,24 @@ def test_the_run_keeps_its_extraction_settings(run, extracted, media, tmp_path):
     assert kept == json.loads((extracted / "hscl_dataset.json").read_text())["extraction"]
     copy = tmp_path / "run"
     shutil.copytree(run, copy)  # a run moved to another machine, without its training data
-    (copy / "config.yaml").write_text((copy / "config.yaml").read_text().replace(str(extracted), str(tmp_path / "gone")))
-    assert main(["predict", str(copy), "--media", str(media / "clips" / "clip6.mp4"), "--text", "great fun",
-                 "--out", str(tmp_path / "p.csv")]) == 0
+    (copy / "config.yaml").write_text(
+        (copy / "config.yaml").read_text().replace(str(extracted), str(tmp_path / "gone"))
+    )
+    assert (
+        main(
+            [
+                "predict",
+                str(copy),
+                "--media",
+                str(media / "clips" / "clip6.mp4"),
+                "--text",
+                "great fun",
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_prediction_refuses_other_settings_and_versions(run, extracted, media, tmp_path, capsys, monkeypatch):
@@ -143,8 +222,21 @@ def test_prediction_refuses_other_settings_and_versions(run, extracted, media, t
     from hscl.extract import records
 
     monkeypatch.setattr(records, "package_versions", lambda: {"opensmile": "2.6.0", "mediapipe": "0.10.21"})
-    assert main(["predict", str(run), "--media", str(media / "clips"), "--transcripts", str(media / "labels.csv"),
-                 "--out", str(tmp_path / "p.csv")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--media",
+                str(media / "clips"),
+                "--transcripts",
+                str(media / "labels.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "mediapipe 0.10.14" in err and "0.10.21" in err
 
@@ -162,7 +254,10 @@ def test_cli_refuses_bad_inputs_before_work(media, tmp_path, capsys):
         (["extract", clip, "--out", str(tmp_path / "o"), "--jobs", "0"], "--jobs 0"),
         (["extract", clip, "--out", str(tmp_path / "o"), "--transcripts", str(media / "labels.csv")], "would be empty"),
         (["predict", str(tmp_path), "--media", clip, "--text", "x", "--out", str(tmp_path / "p.csv")], "config.yaml"),
-        (["predict", str(tmp_path), "--data", str(tmp_path), "--text", "x", "--out", str(tmp_path / "p.csv")], "go(es) with --media"),
+        (
+            ["predict", str(tmp_path), "--data", str(tmp_path), "--text", "x", "--out", str(tmp_path / "p.csv")],
+            "go(es) with --media",
+        ),
     ]
     for argv, words in cases:
         assert main(argv) == 2, argv
@@ -177,7 +272,7 @@ def test_video_is_thinned_to_the_sampling_rate(tmp_path):
     clip = write_clip(tmp_path / "fast.mp4", seconds=1.0, fps=25, size=64)
     times = [time for time, frame in sample_video(clip, 10)]
     assert len(times) == 10 and all(frame_time >= k / 10 - 1e-6 for k, frame_time in enumerate(times))
-    assert all(later - earlier >= 0.08 - 1e-6 for earlier, later in zip(times, times[1:]))  # 25 fps grid: 0.08 or 0.12 s apart
+    assert all(later - earlier >= 0.08 - 1e-6 for earlier, later in itertools.pairwise(times))  # 25 fps: 0.08/0.12 s
     slow = [time for time, frame in sample_video(clip, 50)]
     assert len(slow) == 25  # a source slower than the rate gives every frame
 
@@ -188,8 +283,24 @@ def test_segments_cut_one_file_into_utterances(media, tmp_path):
     transcripts = tmp_path / "t.csv"
     transcripts.write_text("id,text\nfirst,one\nsecond,two\nlate,three\n")
     out = tmp_path / "ds"
-    assert main(["extract", str(media / "clips" / "clip1.mp4"), "--segments", str(segments), "--transcripts",
-                 str(transcripts), "--out", str(out), "--no-progress", "--audio-rate", "50"]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                str(media / "clips" / "clip1.mp4"),
+                "--segments",
+                str(segments),
+                "--transcripts",
+                str(transcripts),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--audio-rate",
+                "50",
+            ]
+        )
+        == 0
+    )
     from hscl.data.readers.converted import read
 
     test = read(out, allow_unlabelled=True)["test"]

@@ -1,4 +1,5 @@
 """Contrastive losses against plain loop references (values and gradients), edge cases, and HSCLLoss assembly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -268,7 +269,7 @@ def test_supcr_single_view_batch_is_zero_with_grad() -> None:
 
 
 def test_supcr_accepts_integer_labels() -> None:
-    features, labels = random_case(torch.Generator().manual_seed(8), 5, 2, 3, "grid")
+    features, _labels = random_case(torch.Generator().manual_seed(8), 5, 2, 3, "grid")
     ints = torch.tensor([1, -2, 0, 1, 3])
     torch.testing.assert_close(supcr_loss(features, ints), ref_supcr(features, ints.to(DT), 0.5, "paper"))
 
@@ -399,7 +400,7 @@ def test_hscl_total_is_the_weighted_sum() -> None:
         ("supcon", supcon_loss),
     ],
 )
-def test_hscl_dispatches_contrastive_by_name(name: str, loss) -> None:  # noqa: ANN001
+def test_hscl_dispatches_contrastive_by_name(name: str, loss) -> None:
     out = fake_output()
     terms = HSCLLoss(LossConfig(contrastive=name))(out, LABELS)
     torch.testing.assert_close(terms["fusion"], loss(torch.stack([out.z_at, out.z_vt], 1), LABELS, 0.5))

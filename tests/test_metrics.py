@@ -1,4 +1,5 @@
 """regression_metrics against plain hand-written references, hand-crafted boundary cases and bad input."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from hscl.metrics import (METRIC_KEYS, SENTIMENT_CLASSES, format_metrics, regression_metrics, sentiment_class_index,
-                          sentiment_classes)
+from hscl.metrics import (
+    METRIC_KEYS,
+    SENTIMENT_CLASSES,
+    format_metrics,
+    regression_metrics,
+    sentiment_class_index,
+    sentiment_classes,
+)
 
 
 def ref_f1_weighted(y_true: list[bool], y_pred: list[bool]) -> float:

@@ -1,4 +1,5 @@
 """HSCL model: shapes, gradients, masking, determinism, references for PE and fusion, config, save/load."""
+
 from __future__ import annotations
 
 import json
@@ -143,9 +144,7 @@ def test_wrong_feature_size_is_rejected(tiny_text_model_dir, tiny_tokenizer, mak
 # --- CLS token, determinism, padding -------------------------------------------------------------
 
 
-def test_cls_token_is_a_learned_parameter_and_eval_is_deterministic(
-    tiny_text_model_dir, tiny_tokenizer, make_batch
-):
+def test_cls_token_is_a_learned_parameter_and_eval_is_deterministic(tiny_text_model_dir, tiny_tokenizer, make_batch):
     model = build(tiny_text_model_dir).eval()
     parameters = dict(model.named_parameters())
     for name in ("audio", "visual"):
@@ -388,8 +387,8 @@ def test_real_minilm_forward_backward(minilm_path, make_batch):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-
 # --- late-fusion baseline ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("modalities", ["audio", "audio+visual"])
 def test_late_fusion_reads_text_cls_and_mean_frames(tiny_text_model_dir, tiny_tokenizer, make_batch, modalities):

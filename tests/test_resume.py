@@ -1,4 +1,5 @@
 """Exact resume: checkpoints, a killed `hscl train` carried on to the uninterrupted result, non-finite losses."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ from hscl.config import config_from_dict
 from hscl.errors import ConfigError, HSCLError
 from hscl.model.hscl import HSCL
 from hscl.training import run_records as layout
-from hscl.training.checkpoint import (Checkpoint, TrainingState, capture_rng, load_checkpoint, restore_rng,
-                                      save_checkpoint)
+from hscl.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.trainer import NonFiniteLossError, Trainer, resume
 
@@ -38,12 +45,26 @@ def config_values(text_model: Path, epochs: int = EPOCHS, **train: object) -> di
     return {
         "name": "resume",
         "data": {"format": "synthetic", "options": dict(SIZES), "max_text_len": 24},
-        "model": {"text_model": str(text_model), "modalities": "audio+visual",
-                  "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
-                  "visual_encoder": {"n_heads": 2, "ff_dim": 16, "n_layers": 1},
-                  "fusion_heads": 4, "d_prjh": 16},
-        "train": {"epochs": epochs, "batch_size": 16, "eval_batch_size": 16, "lr_main": 1e-3, "lr_bert": 1e-4,
-                  "scheduler_step": 2, "progress_bar": False, "device": "cpu", "seed": 5, **train},
+        "model": {
+            "text_model": str(text_model),
+            "modalities": "audio+visual",
+            "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
+            "visual_encoder": {"n_heads": 2, "ff_dim": 16, "n_layers": 1},
+            "fusion_heads": 4,
+            "d_prjh": 16,
+        },
+        "train": {
+            "epochs": epochs,
+            "batch_size": 16,
+            "eval_batch_size": 16,
+            "lr_main": 1e-3,
+            "lr_bert": 1e-4,
+            "scheduler_step": 2,
+            "progress_bar": False,
+            "device": "cpu",
+            "seed": 5,
+            **train,
+        },
     }
 
 
@@ -56,9 +77,12 @@ def epoch_records(run_dir: Path) -> list[dict]:
 def assert_same_run(run: Path, reference: Path) -> None:
     """Same epoch records, selected epoch, test metrics and selected weights as the reference run."""
     assert epoch_records(run) == epoch_records(reference)
-    assert json.loads((run / layout.SELECTION_FILE).read_text()) == \
-        json.loads((reference / layout.SELECTION_FILE).read_text())
-    assert json.loads((run / layout.TEST_METRICS_FILE).read_text()) == json.loads((reference / layout.TEST_METRICS_FILE).read_text())
+    assert json.loads((run / layout.SELECTION_FILE).read_text()) == json.loads(
+        (reference / layout.SELECTION_FILE).read_text()
+    )
+    assert json.loads((run / layout.TEST_METRICS_FILE).read_text()) == json.loads(
+        (reference / layout.TEST_METRICS_FILE).read_text()
+    )
     weights = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
     for name, value in HSCL.from_pretrained(reference / layout.MODEL_DIR).state_dict().items():
         torch.testing.assert_close(weights[name], value, rtol=0, atol=0, msg=name)
@@ -99,9 +123,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
-                                "--out", str(run), "--no-progress"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -120,9 +147,12 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_pa
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
-                                "--out", str(run), "--no-progress"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -238,8 +268,12 @@ def test_tensorboard_logs_every_epoch_once_across_a_resume(tiny_text_model_dir, 
     events = EventAccumulator(str(run / layout.TENSORBOARD_DIR))
     events.Reload()
     records = epoch_records(run)
-    for tag, section, name in (("train/total", "train", "total"), ("train/fusion", "train", "fusion"),
-                               ("lr/text", "lr", "text"), ("valid/mae", "valid", "mae")):
+    for tag, section, name in (
+        ("train/total", "train", "total"),
+        ("train/fusion", "train", "fusion"),
+        ("lr/text", "lr", "text"),
+        ("valid/mae", "valid", "mae"),
+    ):
         scalars = events.Scalars(tag)
         assert [s.step for s in scalars] == [1, 2], tag
         np.testing.assert_allclose([s.value for s in scalars], [r[section][name] for r in records], rtol=1e-6)
@@ -265,12 +299,17 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     state = capture_rng(generator)
 
     def draws() -> tuple:
-        return (random.random(), float(np.random.standard_normal()), torch.rand(3).tolist(),
-                torch.randperm(10, generator=generator).tolist())
+        return (
+            random.random(),
+            float(np.random.standard_normal()),
+            torch.rand(3).tolist(),
+            torch.randperm(10, generator=generator).tolist(),
+        )
 
     path = tmp_path / layout.CHECKPOINT_FILE
-    progress = TrainingState(epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")},
-                        since_best=1)
+    progress = TrainingState(
+        epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")}, since_best=1
+    )
     save_checkpoint(path, Checkpoint(model.state_dict(), optimizer.state_dict(), None, progress, [state]))
     expected = draws()
     assert not path.with_name(path.name + ".tmp").exists()

@@ -1,5 +1,6 @@
 """Run directories: typed records, atomic writes, and a new user's mistakes, each one line on stderr, exit 2,
 nothing written or lost."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ from hscl.data.loading import load_dataset
 from hscl.errors import HSCLError
 from hscl.files import check_output_file, check_output_folder, open_atomic, write_text
 from hscl.training import run_records
-from hscl.training.run_records import (CompletionMark, EpochRecord, RunDir, Selection, SeedsSummary)
 from hscl.training.mean_std import MeanStd, mean_std_cell
+from hscl.training.run_records import CompletionMark, EpochRecord, RunDir, SeedsSummary, Selection
 
 SIZES = {"n_train": 24, "n_valid": 12, "n_test": 10, "seed": 3, "max_audio_len": 6, "max_visual_len": 5}
 
@@ -30,8 +31,13 @@ def config_values(text_model: Path) -> dict:
     return {
         "name": "tiny",
         "data": {"format": "synthetic", "options": dict(SIZES), "max_text_len": 16},
-        "model": {"text_model": str(text_model), "modalities": "audio",
-                  "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1}, "fusion_heads": 4, "d_prjh": 8},
+        "model": {
+            "text_model": str(text_model),
+            "modalities": "audio",
+            "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
+            "fusion_heads": 4,
+            "d_prjh": 8,
+        },
         "train": {"epochs": 1, "batch_size": 12, "eval_batch_size": 12, "progress_bar": False, "device": "cpu"},
     }
 
@@ -69,6 +75,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 # --- records ----------------------------------------------------------------------------------------------
 
+
 def test_records_round_trip(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
@@ -82,15 +89,17 @@ def test_records_round_trip(tmp_path):
     assert run.selected_epoch() is None
     run.model_dir.mkdir()
     (run.model_dir / "weights").write_text("old")
-    with pytest.raises(RuntimeError):
-        with run.writing_model(Selection(1, "mae", {"mae": 0.9})) as folder:
-            (folder / "weights").write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), run.writing_model(Selection(1, "mae", {"mae": 0.9})) as folder:
+        (folder / "weights").write_text("half")
+        raise RuntimeError("killed")
     assert (run.model_dir / "weights").read_text() == "old" and run.selected_epoch() is None
     with run.writing_model(Selection(1, "mae", {"mae": 0.9})) as folder:
         (folder / "weights").write_text("new")
     assert (run.model_dir / "weights").read_text() == "new" and sorted(run.path.iterdir()) == [
-        run.path / run_records.EPOCHS_FILE, run.model_dir, run.path / run_records.SELECTION_FILE]
+        run.path / run_records.EPOCHS_FILE,
+        run.model_dir,
+        run.path / run_records.SELECTION_FILE,
+    ]
     assert run.read_selection() == Selection(1, "mae", {"mae": 0.9}) and run.read_selection().value == 0.9
     assert run.selected_epoch() == 1
     assert not run.is_complete()
@@ -98,10 +107,13 @@ def test_records_round_trip(tmp_path):
     run.write_completion(CompletionMark(12.5, "cpu", 2))
     assert run.read_test_metrics() == {"mae": 0.8} and run.read_completion() == CompletionMark(12.5, "cpu", 2)
     assert run.is_complete()
-    summary = SeedsSummary("x", [1, 2], {"mae": MeanStd(0.8, 0.1, 2)}, {"mae": MeanStd(0.9, 0.0, 2)}, [1, 2], [3.0, 4.0])
+    summary = SeedsSummary(
+        "x", [1, 2], {"mae": MeanStd(0.8, 0.1, 2)}, {"mae": MeanStd(0.9, 0.0, 2)}, [1, 2], [3.0, 4.0]
+    )
     run.write_summary(summary, "table\n")
     assert json.loads((run.path / run_records.SUMMARY_JSON).read_text())["test"] == {
-        "mae": {"mean": 0.8, "std": 0.1, "n": 2}}
+        "mae": {"mean": 0.8, "std": 0.1, "n": 2}
+    }
     assert run.read_summary_markdown() == "table\n"
     arrays = {"labels": np.zeros(3), "prediction": np.ones(3), "z_t": np.ones((3, 2))}
     run.write_projections(run_records.PROJECTIONS_FINAL, arrays)
@@ -125,10 +137,9 @@ def test_malformed_epoch_line_is_named(tmp_path):
 def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
     path = tmp_path / "x.json"
     write_text(path, "old")
-    with pytest.raises(RuntimeError):
-        with open_atomic(path) as handle:
-            handle.write("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), open_atomic(path) as handle:
+        handle.write("half")
+        raise RuntimeError("killed")
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
 
 
@@ -156,6 +167,7 @@ def test_output_checks_name_the_problem(tmp_path, monkeypatch):
 
 # --- train: no run is replaced unless asked, and only once every check has passed ------------------------
 
+
 def test_train_refuses_an_existing_run(config_file, run_copy, capsys):
     before = snapshot(run_copy)
     assert main(["train", "--config", str(config_file), "--out", str(run_copy)]) == 2
@@ -168,8 +180,25 @@ def test_train_refuses_an_existing_run(config_file, run_copy, capsys):
 def test_overwrite_clears_only_after_every_check(config_file, run_copy, tmp_path, capsys):
     before = snapshot(run_copy)
     missing = tmp_path / "missing"
-    assert main(["train", "--config", str(config_file), "--out", str(run_copy), "--overwrite",
-                 "--set", f"data.path={missing}", "--set", "data.format=converted", "--set", "data.options={}"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config_file),
+                "--out",
+                str(run_copy),
+                "--overwrite",
+                "--set",
+                f"data.path={missing}",
+                "--set",
+                "data.format=converted",
+                "--set",
+                "data.options={}",
+            ]
+        )
+        == 2
+    )
     assert str(missing) in one_error_line(capsys)
     assert snapshot(run_copy) == before
     (run_copy / "stale.txt").write_text("from the old run")
@@ -186,8 +215,10 @@ def test_overwrite_never_clears_a_folder_that_is_not_a_run(config_file, tmp_path
 
 def test_out_that_is_a_file_or_read_only(config_file, tmp_path, monkeypatch, capsys):
     (tmp_path / "file").write_text("x")
-    for command in (["train", "--config", str(config_file), "--out", str(tmp_path / "file")],
-                    ["data", "convert", "--format", "synthetic", "--out", str(tmp_path / "file")]):
+    for command in (
+        ["train", "--config", str(config_file), "--out", str(tmp_path / "file")],
+        ["data", "convert", "--format", "synthetic", "--out", str(tmp_path / "file")],
+    ):
         assert main(command) == 2
         assert re.search(r"file: (is a file|exists and is not a folder)", one_error_line(capsys))
     monkeypatch.setattr("hscl.files.os.access", lambda path, mode: False)
@@ -197,6 +228,7 @@ def test_out_that_is_a_file_or_read_only(config_file, tmp_path, monkeypatch, cap
 
 
 # --- evaluate / predict / report on broken or mismatched input --------------------------------------------
+
 
 def test_run_without_a_selected_model_says_how_to_resume(run_copy, capsys):
     shutil.rmtree(run_copy / run_records.MODEL_DIR)
@@ -265,15 +297,15 @@ def test_multi_seed_summary_is_read_back(config_file, tmp_path, capsys):
     assert "| tiny | 1 2 |" in capsys.readouterr().out
 
 
-def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(config_file, tmp_path, monkeypatch,
-                                                                          capsys):
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(config_file, tmp_path, monkeypatch, capsys):
     def interrupted(self):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("hscl.training.trainer.Trainer.run", interrupted)
     assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
-        "hscl: interrupted; no epoch had finished, so there is nothing to resume: start the run again"]
+        "hscl: interrupted; no epoch had finished, so there is nothing to resume: start the run again"
+    ]
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict", "report", "train"])

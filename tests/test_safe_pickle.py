@@ -1,4 +1,5 @@
 """The restricted unpickler: everything the dataset pickles need loads; nothing else runs."""
+
 from __future__ import annotations
 
 import builtins
@@ -76,7 +77,9 @@ def test_reads_numpy1_spelling_of_numpy_globals(tmp_path: Path) -> None:
 def test_hostile_pickle_runs_nothing_and_names_file_and_global(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     for protocol in PROTOCOLS:
-        path = write_pickle(tmp_path / f"evil{protocol}.pkl", {"train": Reduce(os.system, f"touch {marker}")}, protocol=protocol)
+        path = write_pickle(
+            tmp_path / f"evil{protocol}.pkl", {"train": Reduce(os.system, f"touch {marker}")}, protocol=protocol
+        )
         with pytest.raises(DataError) as caught:
             load_pickle(path)
         message = str(caught.value)
@@ -126,14 +129,22 @@ def test_hostile_object_inside_object_array_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("numpy", "load"), ("numpy", "testing.assert_equal"), ("builtins", "getattr"), ("numpy", "core.multiarray._reconstruct"), ("os", "system")],
+    [
+        ("numpy", "load"),
+        ("numpy", "testing.assert_equal"),
+        ("builtins", "getattr"),
+        ("numpy", "core.multiarray._reconstruct"),
+        ("os", "system"),
+    ],
 )
 def test_refuses_raw_stack_global_including_dotted_names(tmp_path: Path, module: str, name: str) -> None:
     def short_unicode(text: str) -> bytes:
         return b"\x8c" + bytes([len(text)]) + text.encode()
 
     path = tmp_path / "raw.pkl"
-    path.write_bytes(b"\x80\x04" + short_unicode(module) + short_unicode(name) + b"\x93.")  # PROTO 4, STACK_GLOBAL, STOP
+    path.write_bytes(
+        b"\x80\x04" + short_unicode(module) + short_unicode(name) + b"\x93."
+    )  # PROTO 4, STACK_GLOBAL, STOP
     with pytest.raises(DataError, match=f"forbidden global {module}.{name}"):
         load_pickle(path)
 

@@ -1,4 +1,5 @@
 """The synthetic generator: determinism, shapes, the label grid, varied lengths, and learnable structure."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
+from hscl.config import SyntheticConfig
 from hscl.data.loading import load_dataset
 from hscl.data.readers import synthetic
-from hscl.config import SyntheticConfig
 from hscl.data.readers.synthetic import round_to_grid
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import ConfigError
@@ -131,7 +132,14 @@ def test_validates_through_load_dataset() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"n_train": 0}, {"audio_dim": 0}, {"max_visual_len": 0}, {"misleading_fraction": 1.5}, {"noise": -1.0}, {"colour": "red"}],
+    [
+        {"n_train": 0},
+        {"audio_dim": 0},
+        {"max_visual_len": 0},
+        {"misleading_fraction": 1.5},
+        {"noise": -1.0},
+        {"colour": "red"},
+    ],
 )
 def test_bad_options(options: dict) -> None:
     with pytest.raises(ConfigError):

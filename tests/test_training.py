@@ -1,4 +1,5 @@
 """End to end: train a tiny config, reload it, evaluate, predict; selection never sees test."""
+
 from __future__ import annotations
 
 import csv
@@ -8,9 +9,8 @@ import numpy as np
 import pytest
 
 from hscl.cli import main
-from hscl.config import DataConfig, RunConfig, TrainConfig
+from hscl.config import DataConfig, HSCLConfig, LossConfig, RunConfig, SequenceEncoderConfig, TrainConfig
 from hscl.data.loading import load_dataset
-from hscl.config import HSCLConfig, LossConfig, SequenceEncoderConfig
 from hscl.training import run_records as layout
 from hscl.training.inference import Predictor, evaluate_run, predict_run
 from hscl.training.mean_std import MeanStd
@@ -25,13 +25,26 @@ def tiny_config(text_model, modalities: str = "audio+visual", epochs: int = 2) -
     return RunConfig(
         name="tiny",
         data=DataConfig(format="synthetic", options=dict(SIZES), max_text_len=24),
-        model=HSCLConfig(text_model=str(text_model), modalities=modalities,
-                         audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=1),
-                         visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, n_layers=1),
-                         fusion_heads=4, d_prjh=16),
+        model=HSCLConfig(
+            text_model=str(text_model),
+            modalities=modalities,
+            audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=1),
+            visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, n_layers=1),
+            fusion_heads=4,
+            d_prjh=16,
+        ),
         loss=LossConfig(),
-        train=TrainConfig(epochs=epochs, batch_size=16, eval_batch_size=16, lr_main=1e-3, lr_bert=1e-4,
-                          scheduler_step=1, progress_bar=False, device="cpu", seed=5),
+        train=TrainConfig(
+            epochs=epochs,
+            batch_size=16,
+            eval_batch_size=16,
+            lr_main=1e-3,
+            lr_bert=1e-4,
+            scheduler_step=1,
+            progress_bar=False,
+            device="cpu",
+            seed=5,
+        ),
     )
 
 
@@ -132,17 +145,21 @@ def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, mon
     from hscl.training.trainer import Trainer
 
     base = tiny_config(tiny_text_model_dir, "audio", epochs=1)
-    base = base.replace(loss=LossConfig(unimodal=False, fusion=False),
-                        data=base.data.replace(options={**SIZES, "n_train": 16}))
+    base = base.replace(
+        loss=LossConfig(unimodal=False, fusion=False), data=base.data.replace(options={**SIZES, "n_train": 16})
+    )
     grads = {}
     for accum, batch_size in ((1, 16), (2, 8)):
         config = base.replace(train=base.train.replace(grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
         trainer = Trainer(config, tmp_path / f"accum{accum}")
         trainer.model.eval()
-        monkeypatch.setattr(trainer.model, "train", lambda mode=True: trainer.model)
+        monkeypatch.setattr(trainer.model, "train", lambda mode=True, model=trainer.model: model)
         steps = []
-        monkeypatch.setattr(trainer.optimizer, "step", lambda: steps.append(torch.cat(
-            [p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])))
+
+        def record_step(steps=steps, model=trainer.model) -> None:
+            steps.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+
+        monkeypatch.setattr(trainer.optimizer, "step", record_step)
         trainer.train_epoch(1)
         assert len(steps) == 1
         grads[accum] = steps[0]

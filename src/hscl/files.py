@@ -3,13 +3,15 @@ and every directory it replaces through `atomic_dir`, so a reader never sees a h
 interrupted write leaves the previous version in place. `check_output_file` / `check_output_folder` say
 up front, as one `HSCLError` line, why a location cannot be written.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from hscl.errors import HSCLError
 

@@ -4,10 +4,12 @@ Contrastive losses take `features` of shape (B, V, D): V views of each of B samp
 flattened sample-major (row `b * V + v` is view v of sample b), L2-normalised, and compared by
 cosine similarity divided by the temperature.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F

@@ -1,5 +1,6 @@
 """The names of the metrics hscl reports, apart from their computation (`hscl.metrics`), so configs can name
 them without importing numpy."""
+
 from __future__ import annotations
 
 METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")

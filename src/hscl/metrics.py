@@ -4,6 +4,7 @@ Class metrics round with numpy's round-half-to-even, so 0.5 -> 0, -0.5 -> 0, 2.5
 "has0" binarises every sample as (value >= 0); "non0" drops samples whose label is exactly 0 and
 binarises as (value > 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,15 @@ import numpy as np
 
 from hscl.metric_names import LOWER_IS_BETTER, METRIC_KEYS, PERCENT_KEYS
 
-__all__ = ["LOWER_IS_BETTER", "METRIC_KEYS", "PERCENT_KEYS", "SENTIMENT_CLASSES", "format_metrics",
-           "regression_metrics", "sentiment_class_index"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "METRIC_KEYS",
+    "PERCENT_KEYS",
+    "SENTIMENT_CLASSES",
+    "format_metrics",
+    "regression_metrics",
+    "sentiment_class_index",
+]
 SENTIMENT_CLASSES = np.arange(-3, 4)  # the seven classes of Acc-7
 
 

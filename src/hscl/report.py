@@ -3,6 +3,7 @@
 Matplotlib (`pip install hscl[report]`) is imported only when a figure is drawn, through its
 object-oriented API and the Agg canvas, so neither `hscl` nor a caller's pyplot state depends on it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,18 +27,21 @@ CONFUSION_PNG = "confusion.png"
 EMBEDDING_PNG = "embedding.png"
 CAPTIONS = {
     CURVES_PNG: "Mean training loss per term and validation MAE, Corr and Acc-2 (non0) per epoch; "
-                "the dotted line marks the selected epoch.",
+    "the dotted line marks the selected epoch.",
     SCATTER_PNG: "Predicted against true sentiment on the test split; the dashed line is y = x.",
     CONFUSION_PNG: "Seven-class confusion matrix on the test split (round(clip(., -3, 3)) on both sides).",
     EMBEDDING_PNG: "t-SNE of the test-split projections before and after training, coloured by label: "
-                   "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
+    "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
 }
 
 VALID_PANELS = (("mae", "valid MAE"), ("corr", "valid Corr"), ("acc2_non0", "valid Acc-2 (non0)"))
 LEVELS = (("unimodal", ("z_t", "z_a", "z_v")), ("fusion", ("z_at", "z_vt")))
 VIEW_STYLE = {  # marker and legend label of each projection
-    "z_t": ("o", "text  z_t"), "z_a": ("^", "audio  z_a"), "z_v": ("s", "visual  z_v"),
-    "z_at": ("D", "audio-text  z_at"), "z_vt": ("P", "visual-text  z_vt"),
+    "z_t": ("o", "text  z_t"),
+    "z_a": ("^", "audio  z_a"),
+    "z_v": ("s", "visual  z_v"),
+    "z_at": ("D", "audio-text  z_at"),
+    "z_vt": ("P", "visual-text  z_vt"),
 }
 EMBED_MAX_POINTS = 600  # points per t-SNE: samples x views of the widest level
 EMBED_MIN_SAMPLES = 5  # below this an embedding says nothing; the plot is skipped
@@ -90,8 +94,9 @@ def embed_2d(points: np.ndarray, seed: int = EMBED_SEED) -> np.ndarray:
 
     norms = np.linalg.norm(points, axis=1, keepdims=True)
     unit = points / np.maximum(norms, 1e-12)
-    tsne = TSNE(n_components=2, perplexity=tsne_perplexity(len(points)), init="pca", learning_rate="auto",
-                random_state=seed)
+    tsne = TSNE(
+        n_components=2, perplexity=tsne_perplexity(len(points)), init="pca", learning_rate="auto", random_state=seed
+    )
     with threadpool_limits(limits=1, user_api="openmp"):
         return tsne.fit_transform(unit)
 
@@ -114,11 +119,14 @@ def embedding_panels(initial: dict[str, np.ndarray], final: dict[str, np.ndarray
 
 def _check_same_test_set(initial: dict[str, np.ndarray], final: dict[str, np.ndarray], run_dir: Path) -> None:
     """Initial and final projections must describe the same samples with the same projections."""
-    same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(initial["labels"],
-                                                                                      final["labels"])
+    same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(
+        initial["labels"], final["labels"]
+    )
     if not same_labels or set(initial) != set(final):
-        raise HSCLError(f"{run_dir}: {PROJECTIONS_INITIAL} and {PROJECTIONS_FINAL} describe "
-                        f"different test sets or projections ({sorted(initial)} vs {sorted(final)})")
+        raise HSCLError(
+            f"{run_dir}: {PROJECTIONS_INITIAL} and {PROJECTIONS_FINAL} describe "
+            f"different test sets or projections ({sorted(initial)} vs {sorted(final)})"
+        )
 
 
 def require_matplotlib() -> None:
@@ -169,7 +177,7 @@ def plot_curves(epochs: list[EpochRecord], best: int | None, path: Path) -> Path
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     figure.suptitle("Training curves" + (f" (selected epoch {best}, marked *)" if best is not None else ""))
     return _save(figure, path)
@@ -208,8 +216,15 @@ def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
     image = ax.imshow(counts, cmap="Blues")
     threshold = counts.max() / 2
     for row, col in np.ndindex(counts.shape):
-        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=9,
-                color="white" if counts[row, col] > threshold else "black")
+        ax.text(
+            col,
+            row,
+            str(counts[row, col]),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if counts[row, col] > threshold else "black",
+        )
     ticks = range(SENTIMENT_CLASSES.size)
     ax.set_xticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
     ax.set_yticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
@@ -241,16 +256,35 @@ def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
         n = len(panel.labels)
         for i, name in enumerate(names):
             marker, _ = VIEW_STYLE[name]
-            ax.scatter(xy[i * n:(i + 1) * n, 0], xy[i * n:(i + 1) * n, 1], c=panel.labels, cmap=cmap, norm=norm,
-                       marker=marker, s=16, alpha=0.8, linewidths=0.3, edgecolors="0.2")
-        handles = [Line2D([], [], marker=VIEW_STYLE[name][0], linestyle="", color="0.5",
-                          markeredgecolor="0.2", label=VIEW_STYLE[name][1]) for name in names]
+            ax.scatter(
+                xy[i * n : (i + 1) * n, 0],
+                xy[i * n : (i + 1) * n, 1],
+                c=panel.labels,
+                cmap=cmap,
+                norm=norm,
+                marker=marker,
+                s=16,
+                alpha=0.8,
+                linewidths=0.3,
+                edgecolors="0.2",
+            )
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker=VIEW_STYLE[name][0],
+                linestyle="",
+                color="0.5",
+                markeredgecolor="0.2",
+                label=VIEW_STYLE[name][1],
+            )
+            for name in names
+        ]
         ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.7)
         ax.set_title(f"{panel.level} level, {panel.stage} training ({n} samples)", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(),
-                    label="sentiment label", shrink=0.8)
+    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), label="sentiment label", shrink=0.8)
     figure.suptitle("Hierarchical alignment of the test projections (t-SNE)")
     return _save(figure, path)
 

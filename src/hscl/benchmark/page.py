@@ -1,4 +1,5 @@
 """A suite's results page: the table of mean ± std over seeds, paired comparisons, and its JSON summary."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import numpy as np
 
 from hscl.benchmark.runner import RowResult
 from hscl.benchmark.suites import Suite
-from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.files import write_text
+from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 
 
@@ -23,7 +24,9 @@ def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, di
         diffs = np.array([r[key] - b[key] for r, b in zip(reference.metrics, baseline.metrics)], dtype=np.float64)
         p_value = float("nan")
         if len(diffs) > 1 and np.std(diffs) > 0:
-            p_value = float(stats.ttest_rel([r[key] for r in reference.metrics], [b[key] for b in baseline.metrics]).pvalue)
+            p_value = float(
+                stats.ttest_rel([r[key] for r in reference.metrics], [b[key] for b in baseline.metrics]).pvalue
+            )
         comparison[key] = {"mean_diff": float(diffs.mean()), "p_value": p_value, "n": len(diffs)}
     return comparison
 
@@ -32,7 +35,11 @@ def results_table(results: list[RowResult], selection_column: bool = False) -> s
     """Markdown table: one row per configuration, mean ± std over seeds (and the validation selection value)."""
     keys = METRIC_KEYS
     extra = ["valid (selection)"] if selection_column else []
-    header = "| configuration | seeds | " + " | ".join([k.replace("_", " ") for k in keys] + extra) + " | epochs | wall (min) |"
+    header = (
+        "| configuration | seeds | "
+        + " | ".join([k.replace("_", " ") for k in keys] + extra)
+        + " | epochs | wall (min) |"
+    )
     lines = [header, "|---|---|" + "---|" * (len(keys) + len(extra) + 2)]
     for result in results:
         cells = [mean_std_cell(MeanStd.of([m[k] for m in result.metrics]), k in PERCENT_KEYS) for k in keys]
@@ -40,24 +47,32 @@ def results_table(results: list[RowResult], selection_column: bool = False) -> s
             cells.append(mean_std_cell(MeanStd.of(result.selection_values), False))
         wall = sum(result.wall_seconds) / 60
         epochs = ",".join(map(str, result.selected_epochs))
-        lines.append(f"| {result.row.label} | {len(result.seeds)} | " + " | ".join(cells) + f" | {epochs} | {wall:.1f} |")
+        lines.append(
+            f"| {result.row.label} | {len(result.seeds)} | " + " | ".join(cells) + f" | {epochs} | {wall:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def comparison_table(comparison: dict[str, dict[str, float]], reference: str, baseline: str) -> str:
     """Markdown table of the paired per-seed differences of test metrics."""
-    lines = [f"Paired per-seed differences of test metrics, `{reference}` minus `{baseline}` "
-             "(paired t-test; n = seeds):", "",
-             "| metric | mean difference | p-value | n |", "|---|---|---|---|"]
+    lines = [
+        f"Paired per-seed differences of test metrics, `{reference}` minus `{baseline}` (paired t-test; n = seeds):",
+        "",
+        "| metric | mean difference | p-value | n |",
+        "|---|---|---|---|",
+    ]
     for key, values in comparison.items():
         scale = 100.0 if key in PERCENT_KEYS else 1.0
         p = "n/a (needs 2+ seeds)" if values["n"] < 2 else f"{values['p_value']:.3f}"
-        lines.append(f"| {key} | {values['mean_diff'] * scale:+.3f}{'' if scale == 1 else ' pts'} | {p} | {values['n']} |")
+        lines.append(
+            f"| {key} | {values['mean_diff'] * scale:+.3f}{'' if scale == 1 else ' pts'} | {p} | {values['n']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def write_results_page(suite: Suite, results: list[RowResult], path: str | Path, command: str,
-                       images_markdown: str = "") -> Path:
+def write_results_page(
+    suite: Suite, results: list[RowResult], path: str | Path, command: str, images_markdown: str = ""
+) -> Path:
     """The Markdown results page of a suite."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,11 +108,22 @@ def write_results_page(suite: Suite, results: list[RowResult], path: str | Path,
 
 def summary_json(results: list[RowResult]) -> dict:
     """Machine-readable summary of every row: mean and std, and every seed's test metrics."""
-    return {"split": "test", "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds,
-                                                  "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
-                        "per_seed": r.metrics, "wall_seconds": r.wall_seconds,
-                        "selected_epochs": r.selected_epochs, "selection_values": r.selection_values,
-                                 "machines": r.machines} for r in results}}
+    return {
+        "split": "test",
+        "rows": {
+            r.row.key: {
+                "label": r.row.label,
+                "seeds": r.seeds,
+                "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
+                "per_seed": r.metrics,
+                "wall_seconds": r.wall_seconds,
+                "selected_epochs": r.selected_epochs,
+                "selection_values": r.selection_values,
+                "machines": r.machines,
+            }
+            for r in results
+        },
+    }
 
 
 def dump_summary(results: list[RowResult], path: Path) -> None:

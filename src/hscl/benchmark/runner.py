@@ -3,6 +3,7 @@
 A suite run directory counts as finished once the runner has written its completion mark, after training
 returned, so an interrupted suite carries on where it stopped.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,8 +48,9 @@ def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
 _DATASETS: dict[str, MSADataset] = {}  # per process: the last data config's dataset, reused by the runs sharing it
 
 
-def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1,
-                   threads: int | None = None) -> CompletionMark:
+def train_and_mark(
+    config: RunConfig, run_dir: Path, concurrent_runs: int = 1, threads: int | None = None
+) -> CompletionMark:
     """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark.
 
     An unfinished run already in `run_dir` (one the suite was stopped in) is deliberately replaced.
@@ -68,8 +70,9 @@ def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1,
     return mark
 
 
-def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: list[str] | None = None,
-              jobs: int = 1, log=print) -> list[RowResult]:
+def run_suite(
+    suite: Suite, out_dir: str | Path, quick: bool = False, extra: list[str] | None = None, jobs: int = 1, log=print
+) -> list[RowResult]:
     """Train every unfinished (row, seed) of `suite` into `out_dir`, `jobs` at a time; return all rows' results.
 
     A failed run stops the suite: no new run starts, those in flight finish, and an `HSCLError` names the
@@ -106,28 +109,35 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
     log(f"training {len(pending)} runs, {jobs} at a time ({threads} CPU threads each)")
     queue = list(reversed(pending))
     failure: tuple[str, BaseException] | None = None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=quiet_transformers) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_transformers
+    ) as pool:
         running: dict[Future, tuple[str, Path]] = {}
         while running or (queue and failure is None):
             while queue and failure is None and len(running) < jobs:
                 row, seed, config = queue.pop()
                 run_dir = run_key_dir(out_dir, row, seed)
-                running[pool.submit(train_and_mark, config, run_dir, jobs, threads)] = (f"[{row.key} seed {seed}]", run_dir)
+                running[pool.submit(train_and_mark, config, run_dir, jobs, threads)] = (
+                    f"[{row.key} seed {seed}]",
+                    run_dir,
+                )
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 (name, run_dir), error = running.pop(future), future.exception()
                 if error is None:
                     selection = RunDir(run_dir).read_selection()
-                    log(f"{name} finished in {future.result().seconds:.0f} s (selected epoch {selection.epoch}, "
-                        f"valid {selection.metric} {selection.value:.4f})")
+                    log(
+                        f"{name} finished in {future.result().seconds:.0f} s (selected epoch {selection.epoch}, "
+                        f"valid {selection.metric} {selection.value:.4f})"
+                    )
                 else:
                     log(f"{name} failed: {error}")
                     failure = failure or (name, error)
     if failure is not None:
         name, error = failure
-        raise HSCLError(f"suite run {name} failed: {error}; the runs that finished are kept, "
-                        "run the suite again to carry on") from error
+        raise HSCLError(
+            f"suite run {name} failed: {error}; the runs that finished are kept, run the suite again to carry on"
+        ) from error
 
 
 def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
@@ -157,5 +167,7 @@ def machine_description() -> str:
     except OSError:
         pass
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )

@@ -1,4 +1,5 @@
 """`hscl evaluate`: reload a run's selected model and score one split."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,11 @@ from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl evaluate`."""
-    parser = sub.add_parser("evaluate", help="reload a run and score a split",
-                            description="Reload the selected model of a finished run and score one split.")
+    parser = sub.add_parser(
+        "evaluate",
+        help="reload a run and score a split",
+        description="Reload the selected model of a finished run and score one split.",
+    )
     parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="split to score")
     parser.add_argument("--data", help="another dataset path (default: the run's own)")

@@ -1,4 +1,5 @@
 """`hscl report`: plots of a finished run."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,13 +7,19 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl report RUN_DIR [--out DIR] [--markdown FILE]`."""
-    parser = sub.add_parser("report", help="plot a finished run (needs pip install hscl[report])",
-                            description="Learning curves, prediction scatter, confusion matrix and embedding plots "
-                                        "of a finished run, as PNG files.")
+    parser = sub.add_parser(
+        "report",
+        help="plot a finished run (needs pip install hscl[report])",
+        description="Learning curves, prediction scatter, confusion matrix and embedding plots "
+        "of a finished run, as PNG files.",
+    )
     parser.add_argument("run_dir", help="a finished run directory")
     parser.add_argument("--out", metavar="DIR", help="folder for the PNGs, created if needed (default RUN_DIR/report)")
-    parser.add_argument("--markdown", metavar="FILE",
-                        help="also write a Markdown snippet with the test metrics and the PNGs, linked relative to FILE")
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="also write a Markdown snippet with the test metrics and the PNGs, linked relative to FILE",
+    )
     parser.set_defaults(func=run)
 
 

@@ -1,4 +1,5 @@
 """`hscl train`: one run, several seeds, or the resumption of an interrupted run."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,25 +10,39 @@ from hscl.cli._shared import DEVICE_HELP, add_override_argument, start_logging
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl train`."""
-    parser = sub.add_parser("train", help="train (select on valid, test once); also under torchrun",
-                            description="Train HSCL: fit on train, select the epoch on valid, score test once.")
+    parser = sub.add_parser(
+        "train",
+        help="train (select on valid, test once); also under torchrun",
+        description="Train HSCL: fit on train, select the epoch on valid, score test once.",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a shipped preset (see `hscl presets`)")
     source.add_argument("--config", help="a YAML config file (see `hscl config show` for every field)")
     source.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted run from its last checkpoint")
     add_override_argument(parser)
     parser.add_argument("--seeds", type=int, nargs="+", help="train once per seed and summarise mean ± std")
-    parser.add_argument("--out", help="run directory (default runs/<name>-<time>); must be new or empty, "
-                                      "unless --overwrite")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the run (or multi-seed runs) already in --out, once every check has passed")
+    parser.add_argument(
+        "--out", help="run directory (default runs/<name>-<time>); must be new or empty, unless --overwrite"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run (or multi-seed runs) already in --out, once every check has passed",
+    )
     parser.add_argument("--device", help=f"{DEVICE_HELP} (= train.device)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--log", choices=("files", "tensorboard"),
-                        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (= train.log)")
-    parser.add_argument("--checkpoint-every", type=int, metavar="N",
-                        help="write the resumable checkpoint every N epochs, and on every improvement "
-                             "(= train.checkpoint_every, default 1)")
+    parser.add_argument(
+        "--log",
+        choices=("files", "tensorboard"),
+        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (= train.log)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="write the resumable checkpoint every N epochs, and on every improvement "
+        "(= train.checkpoint_every, default 1)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     config = None
     if args.resume:
         if args.set or args.seeds or args.out or args.overwrite:
-            raise ConfigError("--resume carries on a run with the config saved in it; "
-                              "--set, --seeds, --out and --overwrite cannot be combined with it")
+            raise ConfigError(
+                "--resume carries on a run with the config saved in it; "
+                "--set, --seeds, --out and --overwrite cannot be combined with it"
+            )
     else:  # the whole config and the text model are checked before torch is even imported
         overrides = list(args.set)
         if args.device:
@@ -66,15 +83,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         if config is None:
             args.interrupt_hint = f"; resume with: hscl train --resume {args.resume}"
-            result = resume(args.resume, device=args.device, progress_bar=False if args.no_progress else None,
-                            log=args.log, checkpoint_every=args.checkpoint_every)
+            result = resume(
+                args.resume,
+                device=args.device,
+                progress_bar=False if args.no_progress else None,
+                log=args.log,
+                checkpoint_every=args.checkpoint_every,
+            )
         else:
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
             try:
                 if args.seeds:
                     if ctx.enabled:
-                        raise ConfigError("--seeds runs one process; under torchrun start one run per seed "
-                                          "(--set train.seed=N)")
+                        raise ConfigError(
+                            "--seeds runs one process; under torchrun start one run per seed (--set train.seed=N)"
+                        )
                     train_seeds(config, args.seeds, out, overwrite=args.overwrite)
                     print(RunDir(out).read_summary_markdown(), end="")
                     print(f"runs in {out}")

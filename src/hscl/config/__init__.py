@@ -5,10 +5,22 @@ Torch-free by design (like a Hugging Face configuration module beside its model)
 One module per section (`data`, `model`, `loss`, `train`, `run`), one for files and presets (`files`),
 one for finding the text model offline (`text_model`).
 """
+
 from hscl.config.base import Settings
 from hscl.config.data import DATA_FORMATS, READER_OPTIONS, DataConfig, SyntheticConfig
-from hscl.config.files import (apply_overrides, config_from_dict, config_schema, config_yaml, load_config, load_yaml,
-                               preset_names, preset_summary, preset_values, save_config, upgrade_saved_config)
+from hscl.config.files import (
+    apply_overrides,
+    config_from_dict,
+    config_schema,
+    config_yaml,
+    load_config,
+    load_yaml,
+    preset_names,
+    preset_summary,
+    preset_values,
+    save_config,
+    upgrade_saved_config,
+)
 from hscl.config.loss import CONTRASTIVE_KINDS, LossConfig
 from hscl.config.model import FUSION_KINDS, MODALITY_SETTINGS, HSCLConfig, SequenceEncoderConfig
 from hscl.config.run import RunConfig
@@ -16,9 +28,32 @@ from hscl.config.text_model import PACKAGED_TEXT_MODELS, TextModelInfo, resolve_
 from hscl.config.train import TrainConfig
 
 __all__ = [
-    "CONTRASTIVE_KINDS", "DATA_FORMATS", "FUSION_KINDS", "MODALITY_SETTINGS", "PACKAGED_TEXT_MODELS",
-    "READER_OPTIONS", "DataConfig", "HSCLConfig", "LossConfig", "RunConfig", "SequenceEncoderConfig", "Settings",
-    "SyntheticConfig", "TextModelInfo", "TrainConfig", "apply_overrides", "config_from_dict", "config_schema",
-    "config_yaml", "load_config", "load_yaml", "preset_names", "preset_summary", "preset_values",
-    "resolve_text_model", "save_config", "text_model_info", "upgrade_saved_config",
+    "CONTRASTIVE_KINDS",
+    "DATA_FORMATS",
+    "FUSION_KINDS",
+    "MODALITY_SETTINGS",
+    "PACKAGED_TEXT_MODELS",
+    "READER_OPTIONS",
+    "DataConfig",
+    "HSCLConfig",
+    "LossConfig",
+    "RunConfig",
+    "SequenceEncoderConfig",
+    "Settings",
+    "SyntheticConfig",
+    "TextModelInfo",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "config_schema",
+    "config_yaml",
+    "load_config",
+    "load_yaml",
+    "preset_names",
+    "preset_summary",
+    "preset_values",
+    "resolve_text_model",
+    "save_config",
+    "text_model_info",
+    "upgrade_saved_config",
 ]

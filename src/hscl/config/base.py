@@ -4,6 +4,7 @@ Every config class derives from `Settings`: unknown keys are refused (with the c
 values are not coerced across types (a string is not a number, 1.5 is not an int, 1 is not a bool),
 NaN and infinity are refused, and cross-field rules run when the object is built.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,8 +22,14 @@ _building: ContextVar[bool] = ContextVar("hscl_config_building", default=False) 
 class Settings(BaseModel):
     """A strict, immutable configuration section."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True,
-                              validate_default=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        frozen=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
 
     def __init__(self, **values: Any) -> None:
         """Build from keyword arguments; a one-line `ConfigError` naming the first bad field otherwise."""
@@ -54,8 +61,9 @@ class Settings(BaseModel):
     def replace(self: S, **changes: Any) -> S:
         """A validated copy with `changes` applied; a section given (as an object or a mapping) replaces it whole."""
         values = self.model_dump()
-        values.update({key: value.model_dump() if isinstance(value, BaseModel) else value
-                       for key, value in changes.items()})
+        values.update(
+            {key: value.model_dump() if isinstance(value, BaseModel) else value for key, value in changes.items()}
+        )
         return type(self).from_values(values)
 
     def to_dict(self) -> dict[str, Any]:

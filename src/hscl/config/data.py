@@ -1,4 +1,5 @@
 """Where the data is and how to read it: the data section, each format's reader options, the synthetic set."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -24,12 +25,15 @@ class SyntheticConfig(Settings):
     max_audio_len: Positive = Field(50, description="longest audio sequence, in frames")
     max_visual_len: Positive = Field(50, description="longest visual sequence, in frames")
     misleading_fraction: Fraction = Field(
-        0.3, description="share of samples whose words are neutral or misleading while audio and visual carry "
-                         "the sentiment")
+        0.3,
+        description="share of samples whose words are neutral or misleading while audio and visual carry the sentiment",
+    )
     noise: Annotated[float, Field(ge=0.0)] = Field(
-        1.0, description="scale of audio/visual noise (per-sample offsets and frame noise)")
+        1.0, description="scale of audio/visual noise (per-sample offsets and frame noise)"
+    )
     text_noise: Annotated[float, Field(ge=0.0)] = Field(
-        0.4, description="std of the sentiment the words express around the label")
+        0.4, description="std of the sentiment the words express around the label"
+    )
     informative_fraction: Fraction = Field(0.6, description="share of audio/visual frames that carry the signal")
 
 
@@ -41,10 +45,12 @@ class UtteranceOptions(Settings):
     split_column: str = Field("split", description="segments.csv column holding train/valid/test")
     text_column: str = Field("text", description="segments.csv column holding the transcript")
     valid_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
-        0.15, description="share of train videos carved out as validation when the split column has none")
+        0.15, description="share of train videos carved out as validation when the split column has none"
+    )
     valid_seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of that carve-out")
     allow_leaky_features: bool = Field(
-        False, description="read feature files known to leak test labels under the standard split (never for results)")
+        False, description="read feature files known to leak test labels under the standard split (never for results)"
+    )
 
 
 class MultOptions(Settings):
@@ -52,14 +58,16 @@ class MultOptions(Settings):
 
     label_csv: str | None = Field(None, description="label CSV; null: the one next to the pickle")
     match_by_position: bool = Field(
-        False, description="pair the i-th sample of a split with the i-th CSV row of that split (MOSEI)")
+        False, description="pair the i-th sample of a split with the i-th CSV row of that split (MOSEI)"
+    )
 
 
 class ConvertedOptions(Settings):
     """Reader options of the `converted` format (hscl's own folder, also what `hscl extract` writes)."""
 
     allow_unlabelled: bool = Field(
-        False, description="read an `hscl extract` dataset without labels (it serves `hscl predict --data` only)")
+        False, description="read an `hscl extract` dataset without labels (it serves `hscl predict --data` only)"
+    )
 
 
 class NoOptions(Settings):
@@ -67,8 +75,12 @@ class NoOptions(Settings):
 
 
 READER_OPTIONS: dict[str, type[Settings]] = {
-    "mult": MultOptions, "mmim": NoOptions, "mmsa": NoOptions, "utterance": UtteranceOptions,
-    "converted": ConvertedOptions, "synthetic": SyntheticConfig,
+    "mult": MultOptions,
+    "mmim": NoOptions,
+    "mmsa": NoOptions,
+    "utterance": UtteranceOptions,
+    "converted": ConvertedOptions,
+    "synthetic": SyntheticConfig,
 }
 
 
@@ -77,18 +89,24 @@ class DataConfig(Settings):
 
     path: str | None = Field(None, description="dataset file or folder; null only for format 'synthetic'")
     format: Literal[DATA_FORMATS] | None = Field(
-        "synthetic", description="dataset format; null: detect it from the path")
+        "synthetic", description="dataset format; null: detect it from the path"
+    )
     options: dict[str, Any] = Field(
-        default_factory=dict, description="reader options of the format, e.g. audio_file for utterance; "
-                                          "see the format's options in this schema's definitions")
+        default_factory=dict,
+        description="reader options of the format, e.g. audio_file for utterance; "
+        "see the format's options in this schema's definitions",
+    )
     max_text_len: Annotated[int, Field(ge=2)] = Field(
-        50, description="longest tokenised transcript, [CLS] and [SEP] included")
+        50, description="longest tokenised transcript, [CLS] and [SEP] included"
+    )
 
     @model_validator(mode="after")
-    def _path_and_options_fit_the_format(self) -> "DataConfig":
+    def _path_and_options_fit_the_format(self) -> DataConfig:
         if self.format == "synthetic" and self.path is not None:
-            raise ValueError(f"path={self.path!r} is given, but format 'synthetic' generates its data: "
-                             "drop the path or name the file's format")
+            raise ValueError(
+                f"path={self.path!r} is given, but format 'synthetic' generates its data: "
+                "drop the path or name the file's format"
+            )
         if self.format != "synthetic" and not self.path:
             raise ValueError(f"path is required for format {self.format or '(detected)'!r}")
         if self.format is not None:

@@ -1,4 +1,5 @@
 """Config files: YAML in and out, `--set a.b=value` overrides, the shipped presets, the JSON Schema."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,9 @@ from hscl.errors import ConfigError
 from hscl.files import write_text
 
 PRESET_PACKAGE = "hscl.presets"
-YAML_12_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+YAML_12_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
 
 
 class _Loader(yaml.SafeLoader):
@@ -27,6 +30,8 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", YAML_12_FLOAT, list("-+
 def parse_yaml(text: str) -> Any:
     """The value of a YAML document (safe: plain data only; floats as in YAML 1.2)."""
     return yaml.load(text, Loader=_Loader)
+
+
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -41,7 +46,7 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
         for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {'.'.join(parts[:depth + 1])} is a value, not a section")
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section")
         try:
             node[parts[-1]] = parse_yaml(raw) if raw.strip() else None
         except yaml.YAMLError:
@@ -64,11 +69,15 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: invalid YAML{where}: {getattr(err, 'problem', None) or err}") from None
     if values is None:
-        raise ConfigError(f"{path}: the file is empty; a config needs at least its data and model sections "
-                          "(`hscl config show --preset demo` prints a complete one)")
+        raise ConfigError(
+            f"{path}: the file is empty; a config needs at least its data and model sections "
+            "(`hscl config show --preset demo` prints a complete one)"
+        )
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (data, model, loss, train) at the top level, "
-                          f"got {type(values).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of sections (data, model, loss, train) at the top level, "
+            f"got {type(values).__name__}"
+        )
     return values
 
 
@@ -94,8 +103,9 @@ def config_from_dict(values: dict[str, Any], source: str = "") -> RunConfig:
     return RunConfig.from_values(values, source)
 
 
-def load_config(preset: str | None = None, path: str | Path | None = None,
-                overrides: list[str] | None = None) -> RunConfig:
+def load_config(
+    preset: str | None = None, path: str | Path | None = None, overrides: list[str] | None = None
+) -> RunConfig:
     """A validated `RunConfig` from a preset, a YAML file or (neither) the defaults, with overrides applied."""
     if preset is not None and path is not None:
         raise ConfigError("give a preset or a config file, not both")
@@ -124,8 +134,10 @@ def upgrade_saved_config(values: dict[str, Any]) -> dict[str, Any]:
     now train.progress_bar."""
     train = values.get("train")
     if isinstance(train, dict) and "progress" in train and "progress_bar" not in train:
-        values = {**values, "train": {("progress_bar" if key == "progress" else key): value
-                                      for key, value in train.items()}}
+        values = {
+            **values,
+            "train": {("progress_bar" if key == "progress" else key): value for key, value in train.items()},
+        }
     return values
 
 
@@ -138,7 +150,11 @@ def config_schema() -> dict[str, Any]:
         option_schema = options.model_json_schema()
         definitions.update(option_schema.pop("$defs", {}))
         definitions[options.__name__] = option_schema
-        rules.append({"if": {"properties": {"format": {"const": format}}, "required": ["format"]},
-                      "then": {"properties": {"options": {"$ref": f"#/$defs/{options.__name__}"}}}})
+        rules.append(
+            {
+                "if": {"properties": {"format": {"const": format}}, "required": ["format"]},
+                "then": {"properties": {"options": {"$ref": f"#/$defs/{options.__name__}"}}},
+            }
+        )
     definitions["DataConfig"]["allOf"] = rules
     return {"$schema": SCHEMA_DIALECT, **schema, "title": "hscl run config"}

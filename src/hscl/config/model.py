@@ -1,4 +1,5 @@
 """Architecture settings of an HSCL model (torch-free: the model module builds from them)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -25,8 +26,10 @@ class SequenceEncoderConfig(Settings):
     """Sizes of the Transformer encoder of one non-text modality (audio or visual), whose CLS output is R_a or R_v."""
 
     d_model: Positive | None = Field(
-        None, description="model width; null keeps the feature size (no input projection), else a linear layer "
-                          "projects the features to d_model first")
+        None,
+        description="model width; null keeps the feature size (no input projection), else a linear layer "
+        "projects the features to d_model first",
+    )
     n_heads: Positive = Field(1, description="attention heads; must divide the model width")
     ff_dim: Positive = Field(32, description="hidden size of each layer's feed-forward block")
     n_layers: Positive = Field(3, description="Transformer encoder layers")
@@ -46,37 +49,49 @@ class HSCLConfig(Settings):
     """
 
     text_model: str = Field(
-        "bert-base-uncased", min_length=1,
+        "bert-base-uncased",
+        min_length=1,
         description="text encoder (E_t, R_t = [CLS]): a local Hugging Face model folder, a packaged name "
-                    "(all-MiniLM-L6-v2), or a hub name already in the offline cache")
+        "(all-MiniLM-L6-v2), or a hub name already in the offline cache",
+    )
     modalities: Literal["text", "audio", "visual", "audio+visual"] = Field(
-        "audio+visual", description="non-text modalities next to text; 'text' is a text-only model "
-                                    "(no fusion, the head reads R_t)")
+        "audio+visual",
+        description="non-text modalities next to text; 'text' is a text-only model (no fusion, the head reads R_t)",
+    )
     audio_dim: Positive | None = Field(None, description="audio feature size; filled from the data")
     visual_dim: Positive | None = Field(None, description="visual feature size; filled from the data")
     audio_encoder: SequenceEncoderConfig = Field(
         default_factory=lambda: SequenceEncoderConfig(n_heads=1, ff_dim=32),
-        description="Transformer encoder of the audio (COVAREP) sequence")
+        description="Transformer encoder of the audio (COVAREP) sequence",
+    )
     visual_encoder: SequenceEncoderConfig = Field(
         default_factory=lambda: SequenceEncoderConfig(n_heads=5, ff_dim=64),
-        description="Transformer encoder of the visual (Facet) sequence")
+        description="Transformer encoder of the visual (Facet) sequence",
+    )
     fusion_heads: Positive = Field(
-        12, description="attention heads of the fusion layers' self- and cross-attention; must divide the text "
-                        "hidden size")
+        12,
+        description="attention heads of the fusion layers' self- and cross-attention; must divide the text hidden size",
+    )
     fusion_ff_dim: Positive | None = Field(
-        None, description="feed-forward size of the fusion layers; null means 4 x the text hidden size")
+        None, description="feed-forward size of the fusion layers; null means 4 x the text hidden size"
+    )
     fusion_dropout: Dropout = Field(0.1, description="dropout inside the fusion layers")
     d_prjh: Positive = Field(
-        128, description="paper: d_prjh, size of every contrastive projection (R^_t, R^_a, R^_v, fused) and of the "
-                         "prediction MLP's hidden layer")
+        128,
+        description="paper: d_prjh, size of every contrastive projection (R^_t, R^_a, R^_v, fused) and of the "
+        "prediction MLP's hidden layer",
+    )
     dropout_prj: Dropout = Field(
-        0.1, description="paper: dropout_prj, dropout in front of the projections and the prediction MLP")
+        0.1, description="paper: dropout_prj, dropout in front of the projections and the prediction MLP"
+    )
     fusion: Literal["bimodal", "late"] = Field(
-        "bimodal", description="'bimodal': the paper's text-to-modality fusion; 'late': a baseline MLP on "
-                               "[R_t; mean of each modality's frames]")
+        "bimodal",
+        description="'bimodal': the paper's text-to-modality fusion; 'late': a baseline MLP on "
+        "[R_t; mean of each modality's frames]",
+    )
 
     @model_validator(mode="after")
-    def _heads_divide_widths(self) -> "HSCLConfig":
+    def _heads_divide_widths(self) -> HSCLConfig:
         if self.fusion != "bimodal":
             return self
         for modality in self.active_modalities:
@@ -87,8 +102,9 @@ class HSCLConfig(Settings):
             width = encoder.width(dim)
             if width % encoder.n_heads:
                 source = "d_model" if encoder.d_model is not None else f"the feature size {modality}_dim"
-                raise ValueError(f"{modality}_encoder.n_heads={encoder.n_heads} must divide the model width "
-                                 f"{width} ({source})")
+                raise ValueError(
+                    f"{modality}_encoder.n_heads={encoder.n_heads} must divide the model width {width} ({source})"
+                )
         return self
 
     @property
@@ -104,7 +120,7 @@ class HSCLConfig(Settings):
         """`audio_encoder` or `visual_encoder`."""
         return getattr(self, f"{modality}_encoder")
 
-    def with_feature_dims(self, dims: Mapping[str, int | None], source: str = "the data") -> "HSCLConfig":
+    def with_feature_dims(self, dims: Mapping[str, int | None], source: str = "the data") -> HSCLConfig:
         """A copy with the feature size of every active modality taken from `dims` (modality -> size or None).
 
         A `ConfigError` names a modality the model needs and `source` lacks; sizes of unused modalities
@@ -113,23 +129,30 @@ class HSCLConfig(Settings):
         missing = [m for m in self.active_modalities if dims.get(m) is None]
         if missing:
             present = [m for m, dim in dims.items() if dim is not None]
-            raise ConfigError(f"model.modalities={self.modalities!r} needs {' and '.join(missing)} features, but "
-                              f"{source} has only {' and '.join(['text', *present])}")
+            raise ConfigError(
+                f"model.modalities={self.modalities!r} needs {' and '.join(missing)} features, but "
+                f"{source} has only {' and '.join(['text', *present])}"
+            )
         try:
-            return self.replace(**{f"{m}_dim": dims[m] if m in self.active_modalities else None
-                                   for m in ("audio", "visual")})
+            return self.replace(
+                **{f"{m}_dim": dims[m] if m in self.active_modalities else None for m in ("audio", "visual")}
+            )
         except ConfigError as err:
             raise ConfigError(f"model.{err}, for the features of {source}") from None
 
     def check_text_hidden_size(self, hidden_size: int) -> None:
         """A `ConfigError` unless `fusion_heads` divides the text encoder's hidden size (when fusion is used)."""
         if self.active_modalities and self.fusion == "bimodal" and hidden_size % self.fusion_heads:
-            raise ConfigError(f"model.fusion_heads={self.fusion_heads} must divide the hidden size {hidden_size} of "
-                              f"the text model {self.text_model!r}")
+            raise ConfigError(
+                f"model.fusion_heads={self.fusion_heads} must divide the hidden size {hidden_size} of "
+                f"the text model {self.text_model!r}"
+            )
 
     def require_feature_dims(self) -> None:
         """A `ConfigError` unless every active modality has its feature size (a model cannot be built without)."""
         for modality in self.active_modalities:
             if self.feature_dim(modality) is None:
-                raise ConfigError(f"model.{modality}_dim is required when modalities={self.modalities!r} "
-                                  "(the trainer fills it from the data)")
+                raise ConfigError(
+                    f"model.{modality}_dim is required when modalities={self.modalities!r} "
+                    "(the trainer fills it from the data)"
+                )

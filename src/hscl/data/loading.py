@@ -1,9 +1,11 @@
 """Pick the reader for a path (by name or by detection), read it, validate it."""
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hscl.data.readers import converted, mmim, mmsa, mult, synthetic, utterance
 from hscl.data.types import MSADataset
@@ -69,8 +71,11 @@ def _layout_hints(folder: Path) -> list[str]:
         present = [name for name in names if (folder / name).exists()] if folder.is_dir() else []
         if not present:
             continue
-        problems = [f"{name} is a {'folder' if (folder / name).is_dir() else 'special file'}, not a file"
-                    for name in present if not (folder / name).is_file()]
+        problems = [
+            f"{name} is a {'folder' if (folder / name).is_dir() else 'special file'}, not a file"
+            for name in present
+            if not (folder / name).is_file()
+        ]
         missing = [name for name in names if name not in present] if needs == "all" else []
         if missing:
             problems.append(f"{', '.join(missing)} missing")
@@ -89,7 +94,9 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
             raise DataError("<none>", "no data path given and no format to generate")
         format = detect_format(path)
     if format not in READERS:
-        raise DataError(path if path is not None else "<none>", f"unknown format {format!r}; expected one of {sorted(READERS)}")
+        raise DataError(
+            path if path is not None else "<none>", f"unknown format {format!r}; expected one of {sorted(READERS)}"
+        )
     if format != "synthetic":
         if path is None:
             raise DataError("<none>", f"format {format!r} needs a data path")
@@ -115,5 +122,7 @@ def _check_options(reader: Reader, format: str, options: dict[str, Any], path: s
     accepted = [name for name in parameters if name != "path"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise DataError(path if path is not None else "<none>",
-                        f"format {format!r} takes no option(s) {unknown}; accepted: {accepted or 'none'}")
+        raise DataError(
+            path if path is not None else "<none>",
+            f"format {format!r} takes no option(s) {unknown}; accepted: {accepted or 'none'}",
+        )

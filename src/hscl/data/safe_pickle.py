@@ -11,6 +11,7 @@ small in memory but that any conversion (`np.asarray`, printing) expands; `load_
 what the object graph expands to and refuses more than `MAX_EXPANDED_ELEMENTS` elements, nesting
 deeper than `MAX_NESTING` and reference cycles, before any reader sees the object.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -47,7 +48,9 @@ def _data_only(kind: type) -> Any:
 
     def build(*args: Any) -> Any:
         if args and isinstance(args[0], int):
-            raise _SizeRefused(f"refused {kind.__name__}({args[0]}): a size, not data (would allocate {args[0]:,} bytes)")
+            raise _SizeRefused(
+                f"refused {kind.__name__}({args[0]}): a size, not data (would allocate {args[0]:,} bytes)"
+            )
         return kind(*args)
 
     return build

@@ -1,4 +1,5 @@
 """The one in-memory dataset type every reader returns, and the typed batch the model consumes."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -40,12 +41,12 @@ class Sequences:
         """Padded length L."""
         return int(self.features.shape[1])
 
-    def select(self, index: np.ndarray) -> "Sequences":
+    def select(self, index: np.ndarray) -> Sequences:
         """Rows `index`, as a new `Sequences`."""
         return Sequences(self.features[index], self.lengths[index])
 
     @classmethod
-    def from_frames(cls, frames: list[np.ndarray], dim: int) -> "Sequences":
+    def from_frames(cls, frames: list[np.ndarray], dim: int) -> Sequences:
         """Unpadded (len_i, dim) arrays, right-padded to the longest as float32."""
         lengths = np.array([len(f) for f in frames], dtype=np.int64)
         features = np.zeros((len(frames), int(lengths.max()) if len(frames) else 0, dim), dtype=np.float32)
@@ -73,7 +74,7 @@ class SplitData:
             raise KeyError(f"unknown modality {name!r}; expected one of {MODALITIES}")
         return getattr(self, name)
 
-    def select(self, index: np.ndarray) -> "SplitData":
+    def select(self, index: np.ndarray) -> SplitData:
         """Rows `index`, as a new `SplitData`."""
         index = np.asarray(index, dtype=np.int64)
         return SplitData(
@@ -130,7 +131,7 @@ class Batch:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """The same batch with every tensor on `device`."""
         moved = {
             name: (None if value is None else value.to(device, non_blocking=non_blocking))

@@ -11,6 +11,7 @@ It refuses what would train silently on nothing or overflow: a modality of a spl
 feature values beyond +-`FEATURE_MAGNITUDE_LIMIT`, and valid or test splits of fewer than
 `MIN_EVAL_SAMPLES` samples (their Pearson correlation is undefined).
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,14 +65,18 @@ def _check_structure(data: SplitData, split: str, source: str) -> None:
     if n == 0:
         raise DataError(source, f"{split}: empty split")
     if split != "train" and n < MIN_EVAL_SAMPLES:
-        raise DataError(source, f"{split}: {n} sample; {split} needs at least {MIN_EVAL_SAMPLES} "
-                                "(correlation is undefined for fewer)")
+        raise DataError(
+            source,
+            f"{split}: {n} sample; {split} needs at least {MIN_EVAL_SAMPLES} (correlation is undefined for fewer)",
+        )
     if len(data.texts) != n:
         raise DataError(source, f"{split}: {n} ids but {len(data.texts)} texts")
     for kind, values in (("id", data.ids), ("text", data.texts)):
         bad = next((i for i, value in enumerate(values) if not isinstance(value, str)), None)
         if bad is not None:
-            raise DataError(source, f"{split}: {kind} of row {bad} (id {data.ids[bad]!r}) is {type(values[bad]).__name__}, not str")
+            raise DataError(
+                source, f"{split}: {kind} of row {bad} (id {data.ids[bad]!r}) is {type(values[bad]).__name__}, not str"
+            )
     labels = data.labels
     if not isinstance(labels, np.ndarray) or labels.dtype != np.float32 or labels.shape != (n,):
         found = f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray) else type(labels).__name__
@@ -96,7 +101,9 @@ def _check_sequences(seq: Sequences, ids: list[str], split: str, source: str, na
     outside = np.flatnonzero((lengths < 0) | (lengths > features.shape[1]))
     if outside.size:
         i = int(outside[0])
-        raise DataError(source, f"{split}: {name} length {lengths[i]} of id {ids[i]!r} is outside [0, {features.shape[1]}]")
+        raise DataError(
+            source, f"{split}: {name} length {lengths[i]} of id {ids[i]!r} is outside [0, {features.shape[1]}]"
+        )
 
 
 def _check_modalities(ds: MSADataset, source: str) -> None:
@@ -105,7 +112,9 @@ def _check_modalities(ds: MSADataset, source: str) -> None:
     for split in SPLITS[1:]:
         found = {name: seq.dim for name in MODALITIES if (seq := ds.splits[split].modality(name)) is not None}
         if found != reference:
-            raise DataError(source, f"{split}: modalities and feature sizes {found} differ from {SPLITS[0]}'s {reference}")
+            raise DataError(
+                source, f"{split}: modalities and feature sizes {found} differ from {SPLITS[0]}'s {reference}"
+            )
 
 
 def _check_values(ds: MSADataset, seq: Sequences, ids: list[str], name: str, split: str) -> None:
@@ -125,13 +134,19 @@ def _check_values(ds: MSADataset, seq: Sequences, ids: list[str], name: str, spl
             oversized = (rows.start + int(over[0]), float(magnitude[over[0]]))
     real_values = int(seq.lengths.sum()) * seq.dim
     if real_values and real_count > NON_FINITE_LIMIT * real_values:
-        raise DataError(where, f"{split}: {name}: {real_count} of {real_values} feature values "
-                               f"({real_count / real_values:.0%}) are NaN or infinite; at most "
-                               f"{NON_FINITE_LIMIT:.0%} are replaced by 0, this is no usable data")
+        raise DataError(
+            where,
+            f"{split}: {name}: {real_count} of {real_values} feature values "
+            f"({real_count / real_values:.0%}) are NaN or infinite; at most "
+            f"{NON_FINITE_LIMIT:.0%} are replaced by 0, this is no usable data",
+        )
     if oversized is not None:
         row, value = oversized
-        raise DataError(where, f"{split}: {name} of id {ids[row]!r} has a value of magnitude {value:.3g}; features must "
-                               f"lie within +-{FEATURE_MAGNITUDE_LIMIT:g} (real MOSI audio peaks at 376)")
+        raise DataError(
+            where,
+            f"{split}: {name} of id {ids[row]!r} has a value of magnitude {value:.3g}; features must "
+            f"lie within +-{FEATURE_MAGNITUDE_LIMIT:g} (real MOSI audio peaks at 376)",
+        )
     if count:
         if not seq.features.flags.writeable:
             seq.features = seq.features.copy()
@@ -163,10 +178,14 @@ def _check_labels(data: SplitData, split: str, source: str) -> None:
     """Labels finite and inside `LABEL_RANGE` up to `LABEL_RANGE_SLACK`, then clipped into it."""
     low, high = LABEL_RANGE
     labels = data.labels
-    bad = np.flatnonzero(~np.isfinite(labels) | (labels < low - LABEL_RANGE_SLACK) | (labels > high + LABEL_RANGE_SLACK))
+    bad = np.flatnonzero(
+        ~np.isfinite(labels) | (labels < low - LABEL_RANGE_SLACK) | (labels > high + LABEL_RANGE_SLACK)
+    )
     if bad.size:
         i = int(bad[0])
-        raise DataError(source, f"{split}: label {float(labels[i]):g} of id {data.ids[i]!r} is not a number in [{low:g}, {high:g}]")
+        raise DataError(
+            source, f"{split}: label {float(labels[i]):g} of id {data.ids[i]!r} is not a number in [{low:g}, {high:g}]"
+        )
     if np.any((labels < low) | (labels > high)):
         data.labels = np.clip(labels, low, high).astype(np.float32)
 

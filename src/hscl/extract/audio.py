@@ -1,7 +1,8 @@
 """Frame-level acoustic descriptors from openSMILE (eGeMAPS v02 or ComParE 2016 low-level descriptors)."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -12,12 +13,14 @@ OPENSMILE_SETS: dict[str, str] = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2
 SILENCE_RMS = 1e-4  # below this root-mean-square amplitude (about -80 dBFS) a segment counts as silent
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smile(audio_set: str):
     import opensmile
 
-    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, OPENSMILE_SETS[audio_set]),
-                           feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+    return opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, OPENSMILE_SETS[audio_set]),
+        feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+    )
 
 
 def feature_names(audio_set: str) -> list[str]:

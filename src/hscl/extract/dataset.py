@@ -1,5 +1,6 @@
 """Extracted features as an hscl dataset (the converted format plus an `extraction` record in its
 manifest and a report of what was left out), and the record read back for `hscl predict --media`."""
+
 from __future__ import annotations
 
 import csv
@@ -26,18 +27,27 @@ def check_output(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / CACHE_DIR).is_dir():
-        raise DataError(out, "folder is not empty and is not an earlier `hscl extract` output; choose a new or empty folder")
+        raise DataError(
+            out, "folder is not empty and is not an earlier `hscl extract` output; choose a new or empty folder"
+        )
 
 
-def build_dataset(plan: dict[Path, list[Utterance]], result: ExtractionResult, settings: ExtractSettings,
-                  source: str, labelled: bool | None = None) -> MSADataset:
+def build_dataset(
+    plan: dict[Path, list[Utterance]],
+    result: ExtractionResult,
+    settings: ExtractSettings,
+    source: str,
+    labelled: bool | None = None,
+) -> MSADataset:
     """The usable utterances, in plan order, as a dataset: labelled splits, or every sample in test with NaN labels.
 
     `labelled=None` follows the transcripts (labelled when they have labels); False ignores any labels.
     """
     kept = [(file, u) for file, utterances in plan.items() for u in utterances if u.id in result.features]
     if not kept:
-        raise DataError(source, f"no utterance could be extracted; see the {len(result.problems)} problems in {REPORT_FILE}")
+        raise DataError(
+            source, f"no utterance could be extracted; see the {len(result.problems)} problems in {REPORT_FILE}"
+        )
     if labelled is None:
         labelled = kept[0][1].label is not None
     groups = assign_splits(kept, source) if labelled else {"train": [], "valid": [], "test": [u for _, u in kept]}
@@ -61,7 +71,9 @@ def assign_splits(utterances: list[tuple[Path, Utterance]], source: str) -> dict
     for file, u in utterances:
         groups[u.split or _hash_split(file.stem)].append(u)
     if empty := [split for split in SPLITS if not groups[split]]:
-        raise DataError(source, f"split(s) {empty} would be empty; give the transcripts a split column (train, valid, test)")
+        raise DataError(
+            source, f"split(s) {empty} would be empty; give the transcripts a split column (train, valid, test)"
+        )
     return groups
 
 
@@ -69,15 +81,21 @@ def _hash_split(stem: str) -> str:
     return HASH_SPLITS[hashlib.sha256(stem.encode()).digest()[0] % len(HASH_SPLITS)]
 
 
-def _split(utterances: list[Utterance], result: ExtractionResult, settings: ExtractSettings, labelled: bool) -> SplitData:
+def _split(
+    utterances: list[Utterance], result: ExtractionResult, settings: ExtractSettings, labelled: bool
+) -> SplitData:
     features = [result.features[u.id] for u in utterances]
     sequences = {}
     for name, dim in feature_dims(settings).items():
         sequences[name] = Sequences.from_frames([getattr(f, name) for f in features], dim)
     labels = [u.label for u in utterances] if labelled else [np.nan] * len(utterances)
-    return SplitData(ids=[u.id for u in utterances], texts=[u.text for u in utterances],
-                     labels=np.asarray(labels, dtype=np.float32), audio=sequences.get("audio"),
-                     visual=sequences.get("visual"))
+    return SplitData(
+        ids=[u.id for u in utterances],
+        texts=[u.text for u in utterances],
+        labels=np.asarray(labels, dtype=np.float32),
+        audio=sequences.get("audio"),
+        visual=sequences.get("visual"),
+    )
 
 
 def feature_names(settings: ExtractSettings) -> dict[str, list[str]]:
@@ -97,8 +115,7 @@ def feature_dims(settings: ExtractSettings) -> dict[str, int]:
     return {name: len(columns) for name, columns in feature_names(settings).items()}
 
 
-def write_dataset(out: Path, ds: MSADataset, result: ExtractionResult, settings: ExtractSettings,
-                  files: int) -> Path:
+def write_dataset(out: Path, ds: MSADataset, result: ExtractionResult, settings: ExtractSettings, files: int) -> Path:
     """Write the dataset, its extraction record and the report of what was left out, into `out`."""
     from hscl.data.convert import write_converted
 
@@ -117,8 +134,12 @@ def write_dataset(out: Path, ds: MSADataset, result: ExtractionResult, settings:
         },
         "report": REPORT_FILE,
     }
-    write_converted(ds, out, manifest_extra={"labelled": is_labelled(ds), EXTRACTION_FIELD: record},
-                    keep=frozenset({CACHE_DIR, REPORT_FILE}))
+    write_converted(
+        ds,
+        out,
+        manifest_extra={"labelled": is_labelled(ds), EXTRACTION_FIELD: record},
+        keep=frozenset({CACHE_DIR, REPORT_FILE}),
+    )
     write_report(out / REPORT_FILE, result)
     return out
 

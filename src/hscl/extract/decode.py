@@ -1,4 +1,5 @@
 """Decode media files with PyAV (FFmpeg's libraries from the wheel; no system ffmpeg needed)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

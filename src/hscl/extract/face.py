@@ -6,6 +6,7 @@ x from the right eye to the left eye, y towards the chin, z = x × y) and divide
 distance (IOD), so it does not change when the face moves, turns or changes size in the picture.
 See docs/EXTRACTION.md for what each feature corresponds to among Facet's outputs.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,10 +25,26 @@ MOUTH_RIGHT, MOUTH_LEFT, LIP_INNER_UPPER, LIP_INNER_LOWER, LIP_OUTER_UPPER, LIP_
 RIGHT_BROW_MID, LEFT_BROW_MID, RIGHT_BROW_INNER, LEFT_BROW_INNER = 105, 334, 55, 285
 
 GEOMETRY_NAMES: tuple[str, ...] = (
-    "head_yaw", "head_pitch", "head_roll", "face_x", "face_y", "face_scale",
-    "mouth_open", "mouth_width", "lip_corner_right", "lip_corner_left", "eye_open_right", "eye_open_left",
-    "brow_raise_right", "brow_raise_left", "brow_gap", "jaw_drop", "gaze_right", "gaze_left",
-    "upper_lip_raise", "lip_height",
+    "head_yaw",
+    "head_pitch",
+    "head_roll",
+    "face_x",
+    "face_y",
+    "face_scale",
+    "mouth_open",
+    "mouth_width",
+    "lip_corner_right",
+    "lip_corner_left",
+    "eye_open_right",
+    "eye_open_left",
+    "brow_raise_right",
+    "brow_raise_left",
+    "brow_gap",
+    "jaw_drop",
+    "gaze_right",
+    "gaze_left",
+    "upper_lip_raise",
+    "lip_height",
 )
 
 
@@ -83,15 +100,23 @@ def geometry(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
     lip_middle_y = (face[LIP_INNER_UPPER, 1] + face[LIP_INNER_LOWER, 1]) / 2
     values = (
         *head_pose(rotation),
-        float(landmarks[:, 0].mean()), float(landmarks[:, 1].mean()), iod / width,
-        gap(LIP_INNER_UPPER, LIP_INNER_LOWER), gap(MOUTH_RIGHT, MOUTH_LEFT),
-        lip_middle_y - face[MOUTH_RIGHT, 1], lip_middle_y - face[MOUTH_LEFT, 1],
+        float(landmarks[:, 0].mean()),
+        float(landmarks[:, 1].mean()),
+        iod / width,
+        gap(LIP_INNER_UPPER, LIP_INNER_LOWER),
+        gap(MOUTH_RIGHT, MOUTH_LEFT),
+        lip_middle_y - face[MOUTH_RIGHT, 1],
+        lip_middle_y - face[MOUTH_LEFT, 1],
         gap(RIGHT_LID_UPPER, RIGHT_LID_LOWER) / gap(RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
         gap(LEFT_LID_UPPER, LEFT_LID_LOWER) / gap(LEFT_EYE_OUTER, LEFT_EYE_INNER),
-        face[RIGHT_LID_UPPER, 1] - face[RIGHT_BROW_MID, 1], face[LEFT_LID_UPPER, 1] - face[LEFT_BROW_MID, 1],
-        gap(RIGHT_BROW_INNER, LEFT_BROW_INNER), gap(NOSE_TIP, CHIN),
-        across(RIGHT_IRIS, RIGHT_EYE_OUTER, RIGHT_EYE_INNER), across(LEFT_IRIS, LEFT_EYE_INNER, LEFT_EYE_OUTER),
-        gap(NOSE_BASE, LIP_OUTER_UPPER), gap(LIP_OUTER_UPPER, LIP_OUTER_LOWER),
+        face[RIGHT_LID_UPPER, 1] - face[RIGHT_BROW_MID, 1],
+        face[LEFT_LID_UPPER, 1] - face[LEFT_BROW_MID, 1],
+        gap(RIGHT_BROW_INNER, LEFT_BROW_INNER),
+        gap(NOSE_TIP, CHIN),
+        across(RIGHT_IRIS, RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
+        across(LEFT_IRIS, LEFT_EYE_INNER, LEFT_EYE_OUTER),
+        gap(NOSE_BASE, LIP_OUTER_UPPER),
+        gap(LIP_OUTER_UPPER, LIP_OUTER_LOWER),
     )
     return np.asarray(values, dtype=np.float32)
 

@@ -4,6 +4,7 @@ Everything here is checked before any media is decoded, and every problem is one
 the file, the line and what is allowed. The module imports no torch (`hscl.data.types` is imported
 where it is used), so extraction worker processes, which need `Utterance`, start quickly.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,10 +16,29 @@ from pathlib import Path
 from hscl.errors import DataError
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
-    ".mp4 .mkv .avi .mov .webm .m4v .mpg .mpeg .wav .flac .mp3 .m4a .ogg .opus .aac".split())
+    [
+        ".mp4",
+        ".mkv",
+        ".avi",
+        ".mov",
+        ".webm",
+        ".m4v",
+        ".mpg",
+        ".mpeg",
+        ".wav",
+        ".flac",
+        ".mp3",
+        ".m4a",
+        ".ogg",
+        ".opus",
+        ".aac",
+    ]
+)
 SEGMENT_COLUMNS: tuple[str, ...] = ("id", "file", "start", "end")
-TRANSCRIPT_HELP = ("supply it with --transcripts: a CSV with columns id,text (optionally label,split) or an SRT "
-                   "file named like the media file")
+TRANSCRIPT_HELP = (
+    "supply it with --transcripts: a CSV with columns id,text (optionally label,split) or an SRT "
+    "file named like the media file"
+)
 _SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 
 
@@ -65,7 +85,7 @@ def find_media(paths: list[str]) -> list[Path]:
 
 
 def read_segments(path: Path, media: list[Path]) -> dict[Path, list[tuple[str, float, float]]]:
-    """Segments CSV rows `id, file, start, end` grouped by media file (matched by file name, with or without extension)."""
+    """Segments CSV rows `id, file, start, end` grouped by media file (matched by name, with or without extension)."""
     names = {p.name: p for p in media} | {p.stem: p for p in media}
     grouped: dict[Path, list[tuple[str, float, float]]] = {}
     seen: set[str] = set()
@@ -122,12 +142,16 @@ def read_srt(path: Path) -> list[tuple[float, float, str]]:
         start, end = (_srt_seconds(part, path, number) for part in lines[timing].split("-->"))
         if not start < end:
             raise DataError(path, f"cue {number}: start {start:g} s is not before end {end:g} s")
-        cues.append((start, end, " ".join(text.strip() for text in lines[timing + 1:]).strip()))
+        cues.append((start, end, " ".join(text.strip() for text in lines[timing + 1 :]).strip()))
     return cues
 
 
-def plan_utterances(media: list[Path], segments: Path | None = None, transcripts: list[Path] | None = None,
-                    texts: dict[str, str] | None = None) -> dict[Path, list[Utterance]]:
+def plan_utterances(
+    media: list[Path],
+    segments: Path | None = None,
+    transcripts: list[Path] | None = None,
+    texts: dict[str, str] | None = None,
+) -> dict[Path, list[Utterance]]:
     """Every media file's utterances with their transcripts, or a `DataError` for the first problem.
 
     Utterances come from the segments CSV, else from SRT cues (one SRT per media file, same name), else
@@ -140,7 +164,9 @@ def plan_utterances(media: list[Path], segments: Path | None = None, transcripts
     if len(csvs) > 1:
         raise DataError(csvs[1], "only one transcripts CSV may be given")
     if srts and (csvs or segments is not None):
-        raise DataError(srts[0], "SRT cues define the utterances; give SRT files without --segments or a transcripts CSV")
+        raise DataError(
+            srts[0], "SRT cues define the utterances; give SRT files without --segments or a transcripts CSV"
+        )
     table = read_transcripts(csvs[0]) if csvs else {}
     table |= {key: Transcript(value) for key, value in (texts or {}).items()}
     if srts:
@@ -152,7 +178,9 @@ def plan_utterances(media: list[Path], segments: Path | None = None, transcripts
         plan = {file: [Utterance(file.stem, 0.0, None)] for file in media}
     if not srts:
         source = csvs[0] if csvs else None
-        plan = {file: [_with_transcript(u, file, table, source) for u in utterances] for file, utterances in plan.items()}
+        plan = {
+            file: [_with_transcript(u, file, table, source) for u in utterances] for file, utterances in plan.items()
+        }
     _check_labels(plan, csvs[0] if csvs else None)
     return plan
 
@@ -163,9 +191,13 @@ def _plan_from_srt(media: list[Path], srts: list[Path]) -> dict[Path, list[Utter
     for srt in srts:
         file = by_stem.get(srt.stem) or (media[0] if len(media) == 1 and len(srts) == 1 else None)
         if file is None:
-            raise DataError(srt, f"no media file is named {srt.stem!r} (an SRT file goes with the media file of the same name)")
-        plan[file] = [Utterance(f"{file.stem}_{i}", start, end, text)
-                      for i, (start, end, text) in enumerate(read_srt(srt), start=1)]
+            raise DataError(
+                srt, f"no media file is named {srt.stem!r} (an SRT file goes with the media file of the same name)"
+            )
+        plan[file] = [
+            Utterance(f"{file.stem}_{i}", start, end, text)
+            for i, (start, end, text) in enumerate(read_srt(srt), start=1)
+        ]
     missing = [p for p in media if p not in plan]
     if missing:
         raise DataError(missing[0], f"has no SRT file among the transcripts; {TRANSCRIPT_HELP}")
@@ -185,7 +217,10 @@ def _check_labels(plan: dict[Path, list[Utterance]], source: Path | None) -> Non
     labels = [u.label is not None for utterances in plan.values() for u in utterances]
     if any(labels) and not all(labels):
         missing = next(u.id for utterances in plan.values() for u in utterances if u.label is None)
-        raise DataError(source or "<transcripts>", f"id {missing!r} has no label while others have one; label every utterance or none")
+        raise DataError(
+            source or "<transcripts>",
+            f"id {missing!r} has no label while others have one; label every utterance or none",
+        )
 
 
 def _csv_rows(path: Path, required: tuple[str, ...]):

@@ -1,4 +1,5 @@
 """One media file to feature sequences: decode it once, then cut every utterance out of it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ def extract_file(path: Path, utterances: list[Utterance], settings: ExtractSetti
     for utterance in utterances:
         end = duration if utterance.end is None else utterance.end
         if utterance.start >= duration:
-            result.problems[utterance.id] = f"starts at {utterance.start:g} s, after the end of the media ({duration:.3f} s)"
+            result.problems[utterance.id] = (
+                f"starts at {utterance.start:g} s, after the end of the media ({duration:.3f} s)"
+            )
             continue
         features, problem = _utterance(utterance.start, end, signal, faces, settings)
         if problem:
@@ -76,14 +79,15 @@ def _duration(signal: np.ndarray | None, faces: list[tuple[float, np.ndarray | N
     return max(spans)
 
 
-def _utterance(start: float, end: float, signal: np.ndarray | None, faces: list | None,
-               settings: ExtractSettings) -> tuple[UtteranceFeatures | None, str]:
+def _utterance(
+    start: float, end: float, signal: np.ndarray | None, faces: list | None, settings: ExtractSettings
+) -> tuple[UtteranceFeatures | None, str]:
     """The features of the span [start, end), or (None, why it is unusable)."""
     from hscl.extract.audio import audio_features, is_silent
 
     features = UtteranceFeatures(audio=None, visual=None)
     if signal is not None:
-        piece = signal[int(round(start * SAMPLE_RATE)):int(round(end * SAMPLE_RATE))]
+        piece = signal[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
         if is_silent(piece):
             return None, "silent audio (RMS below -80 dBFS)"
         audio = audio_features(piece, SAMPLE_RATE, settings.audio_set, settings.audio_rate)

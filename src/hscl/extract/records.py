@@ -1,5 +1,6 @@
 """The extraction record (settings, package versions, feature names) that `hscl extract` writes into a dataset's
 manifest and every run trained on it keeps: reading it from either, and checking that two of them match."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,11 @@ def run_extraction_record(run_dir: str | Path) -> Extraction:
         raise DataError(run_dir, f"not an hscl run directory (no {RUN_CONFIG_FILE}); give a folder `hscl train` wrote")
     raw = RunDir(run_dir).read_extraction()
     if raw is None:
-        raise DataError(run_dir, "was not trained on `hscl extract` output (it has no extraction.json), so it cannot "
-                                 "predict extracted media or data; train it on a dataset `hscl extract` wrote")
+        raise DataError(
+            run_dir,
+            "was not trained on `hscl extract` output (it has no extraction.json), so it cannot "
+            "predict extracted media or data; train it on a dataset `hscl extract` wrote",
+        )
     return parse_extraction(raw, Path(run_dir) / EXTRACTION_FILE)
 
 
@@ -63,7 +67,9 @@ def check_versions(record: Extraction, run_dir: str | Path) -> None:
             if installed[package] != record.packages.get(package):
                 raise ConfigError(
                     f"{run_dir}: its {modality} features were extracted with {package} {record.packages.get(package)}, "
-                    f"this environment has {installed[package]}; install {package}=={record.packages.get(package)} to predict with it")
+                    f"this environment has {installed[package]}; "
+                    f"install {package}=={record.packages.get(package)} to predict with it"
+                )
 
 
 def check_same_extraction(run_dir: str | Path, data: str | Path) -> None:
@@ -72,13 +78,18 @@ def check_same_extraction(run_dir: str | Path, data: str | Path) -> None:
     if theirs is None:
         return
     ours = run_extraction_record(run_dir)
-    for what, mine, other in (("settings", ours.settings.to_dict(), theirs.settings.to_dict()),
-                              ("packages", _feature_packages(ours), _feature_packages(theirs))):
+    for what, mine, other in (
+        ("settings", ours.settings.to_dict(), theirs.settings.to_dict()),
+        ("packages", _feature_packages(ours), _feature_packages(theirs)),
+    ):
         if mine != other:
             changed = sorted(key for key in set(mine) | set(other) if mine.get(key) != other.get(key))
             detail = ", ".join(f"{key} {other.get(key)!r} (run: {mine.get(key)!r})" for key in changed)
-            raise DataError(data, f"was extracted with other {what} than the run's training data: {detail}; "
-                                  f"re-extract it with the run's settings")
+            raise DataError(
+                data,
+                f"was extracted with other {what} than the run's training data: {detail}; "
+                f"re-extract it with the run's settings",
+            )
 
 
 def _feature_packages(record: Extraction) -> dict[str, str | None]:

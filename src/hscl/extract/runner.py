@@ -1,5 +1,6 @@
 """Extract many files: `jobs` processes, a progress bar, a per-file cache that makes a re-run resume,
 and one report line for each file or utterance that could not be used (the rest carry on)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,9 @@ class ExtractionResult:
     files_reused: int = 0
 
 
-def run_extraction(plan: dict[Path, list[Utterance]], settings: ExtractSettings, cache_dir: Path,
-                   jobs: int = 1, progress: bool = True) -> ExtractionResult:
+def run_extraction(
+    plan: dict[Path, list[Utterance]], settings: ExtractSettings, cache_dir: Path, jobs: int = 1, progress: bool = True
+) -> ExtractionResult:
     """Extract every file of `plan` whose cached features are missing or stale, then gather them all."""
     from tqdm.auto import tqdm
 
@@ -77,14 +79,17 @@ def _map(todo: list[Path], plan, settings, cache_dir, keys, jobs: int):
             yield future.result()
 
 
-def extract_to_cache(path: Path, utterances: list[Utterance], settings: ExtractSettings, target: Path,
-                     key: str) -> tuple[Path, str]:
+def extract_to_cache(
+    path: Path, utterances: list[Utterance], settings: ExtractSettings, target: Path, key: str
+) -> tuple[Path, str]:
     """Extract one file into its cache file; returns (path, '') or (path, why the file is unusable)."""
     from hscl.extract.media import extract_file
 
     try:
         features = extract_file(path, utterances, settings)
-    except Exception as error:  # a broken file (or a library failing on it) is one report line, never the end of the batch
+    except (
+        Exception
+    ) as error:  # a broken file (or a library failing on it) is one report line, never the end of the batch
         return path, f"{type(error).__name__}: {error}".replace("\n", " ")
     save_cached(target, features, key)
     return path, ""
@@ -137,5 +142,7 @@ def load_cached(target: Path) -> FileFeatures:
             i = stats.pop("index")
             result.utterances[uid] = UtteranceFeatures(
                 audio=archive[f"audio{i}"] if f"audio{i}" in archive.files else None,
-                visual=archive[f"visual{i}"] if f"visual{i}" in archive.files else None, **stats)
+                visual=archive[f"visual{i}"] if f"visual{i}" in archive.files else None,
+                **stats,
+            )
     return result

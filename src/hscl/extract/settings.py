@@ -1,4 +1,5 @@
-"""The extraction settings: what `hscl extract` computes, recorded in the dataset and reused by `hscl predict --media`."""
+"""Extraction settings: what `hscl extract` computes, recorded with the dataset, reused by `hscl predict --media`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,11 +58,13 @@ class ExtractSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str) -> "ExtractSettings":
+    def from_dict(cls, raw: Any, where: str) -> ExtractSettings:
         """Settings read back from a manifest; a `ConfigError` naming `where` if they are malformed."""
         names = {f.name for f in fields(cls)}
         if not isinstance(raw, dict) or set(raw) != names:
-            raise ConfigError(f"{where}: extraction settings must have exactly the fields {sorted(names)}, found {raw!r}")
+            raise ConfigError(
+                f"{where}: extraction settings must have exactly the fields {sorted(names)}, found {raw!r}"
+            )
         return cls(**raw)
 
     def key(self) -> str:

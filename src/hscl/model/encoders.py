@@ -1,4 +1,5 @@
 """Unimodal encoders: a Hugging Face text encoder and a Transformer encoder for feature sequences."""
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ class TextEncoder(nn.Module):
         self.model = model
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path) -> "TextEncoder":
+    def from_pretrained(cls, name_or_path: str | Path) -> TextEncoder:
         """Pretrained weights from a local directory (or a model name already in the HF cache)."""
         try:
             model = AutoModel.from_pretrained(str(name_or_path))
@@ -35,7 +36,7 @@ class TextEncoder(nn.Module):
         return cls(model)
 
     @classmethod
-    def from_config(cls, config: PretrainedConfig) -> "TextEncoder":
+    def from_config(cls, config: PretrainedConfig) -> TextEncoder:
         """An encoder with the architecture of `config` and freshly initialised weights."""
         return cls(AutoModel.from_config(config))
 
@@ -98,9 +99,7 @@ class SequenceEncoder(nn.Module):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """States (B, 1+L, d) with the CLS state first, and the mask (B, 1+L), True = real."""
         if features.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"features have size {features.shape[-1]}; this encoder expects {self.input_dim}"
-            )
+            raise ValueError(f"features have size {features.shape[-1]}; this encoder expects {self.input_dim}")
         batch_size, length, _ = features.shape
         hidden = self.input_projection(features)
         cls = self.cls.expand(batch_size, 1, self.d_model)

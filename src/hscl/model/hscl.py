@@ -1,4 +1,5 @@
 """The HSCL model: the module itself (built from `hscl.config.HSCLConfig`), its typed output, saving and loading."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
-from hscl.data.types import Batch
 from hscl.config.model import HSCLConfig
+from hscl.data.types import Batch
 from hscl.errors import ConfigError, HSCLError
 from hscl.files import write_text
 from hscl.model.encoders import SequenceEncoder, TextEncoder
@@ -34,7 +35,9 @@ class HSCLOutput:
     z_v: torch.Tensor | None = None
     z_at: torch.Tensor | None = None
     z_vt: torch.Tensor | None = None
-    fused: torch.Tensor  # (B, H): mean of R_at and R_vt, the single one present, or R_t; late fusion: [R_t; pooled frames]
+    fused: (
+        torch.Tensor
+    )  # (B, H): mean of R_at and R_vt, the single one present, or R_t; late fusion: [R_t; pooled frames]
 
     def projections(self) -> dict[str, torch.Tensor]:
         """The projections that are present, by name ("z_t", "z_a", ...)."""
@@ -54,9 +57,7 @@ class PredictionHead(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1)
-        )
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
         """Scores (B,)."""
@@ -100,9 +101,7 @@ class HSCL(nn.Module):
             self.fusions[modality] = BimodalFusionLayer(
                 hidden, config.fusion_heads, encoder.d_model, fusion_ff_dim, config.fusion_dropout
             )
-            self.unimodal_projections[modality] = ProjectionHead(
-                encoder.d_model, config.d_prjh, config.dropout_prj
-            )
+            self.unimodal_projections[modality] = ProjectionHead(encoder.d_model, config.d_prjh, config.dropout_prj)
             self.fused_projections[modality] = ProjectionHead(hidden, config.d_prjh, config.dropout_prj)
         self.predictor = PredictionHead(hidden, config.d_prjh, config.dropout_prj)
         self.reset_parameters()
@@ -146,9 +145,7 @@ class HSCL(nn.Module):
         fused = torch.stack(fused_reprs).mean(dim=0) if fused_reprs else text_repr
         return HSCLOutput(prediction=self.predictor(fused), fused=fused, **projections)
 
-    def save_pretrained(
-        self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None
-    ) -> None:
+    def save_pretrained(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         """Write the config, the text encoder's HF config, all weights and (optionally) the tokenizer."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -159,7 +156,7 @@ class HSCL(nn.Module):
             tokenizer.save_pretrained(directory / TOKENIZER_DIR)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "HSCL":
+    def from_pretrained(cls, directory: str | Path) -> HSCL:
         """Rebuild a model written by `save_pretrained`, on the CPU and in eval mode.
 
         Needs nothing but `directory`: the original `text_model` is not read. An `HSCLError` naming the
@@ -180,8 +177,10 @@ class HSCL(nn.Module):
         try:
             load_model(model, directory / WEIGHTS_FILE, strict=True)
         except (SafetensorError, OSError, RuntimeError) as err:
-            raise HSCLError(f"{directory / WEIGHTS_FILE}: unreadable or not this model's weights "
-                            f"(truncated or corrupt?): {str(err).splitlines()[0]}") from err
+            raise HSCLError(
+                f"{directory / WEIGHTS_FILE}: unreadable or not this model's weights "
+                f"(truncated or corrupt?): {str(err).splitlines()[0]}"
+            ) from err
         return model.eval()
 
 

@@ -6,6 +6,7 @@ the progress-bar switch).
 Everything in it is a tensor, a number, a string, None, or a list or dict of those: random-number
 generator states are converted to tensors and lists, never pickled as objects.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -75,8 +76,14 @@ def restore_rng(state: dict[str, Any], data_order: torch.Generator) -> None:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write `checkpoint` to `path` atomically."""
-    payload = {"format": FORMAT, "model": checkpoint.model, "optimizer": checkpoint.optimizer,
-               "scheduler": checkpoint.scheduler, STATE_KEY: asdict(checkpoint.state), "rng": checkpoint.rng}
+    payload = {
+        "format": FORMAT,
+        "model": checkpoint.model,
+        "optimizer": checkpoint.optimizer,
+        "scheduler": checkpoint.scheduler,
+        STATE_KEY: asdict(checkpoint.state),
+        "rng": checkpoint.rng,
+    }
     with open_atomic(path, binary=True) as handle:
         torch.save(payload, handle)
 
@@ -89,9 +96,16 @@ def load_checkpoint(path: Path) -> Checkpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
         # PyTorch's message suggests weights_only=False, which would run code from the file: never pass that on.
-        raise HSCLError(f"{path}: not a readable hscl checkpoint (truncated, corrupt, or not written by hscl); "
-                        "start the run afresh with --overwrite") from err
+        raise HSCLError(
+            f"{path}: not a readable hscl checkpoint (truncated, corrupt, or not written by hscl); "
+            "start the run afresh with --overwrite"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise HSCLError(f"{path}: not an hscl checkpoint of format {FORMAT}")
-    return Checkpoint(payload["model"], payload["optimizer"], payload["scheduler"],
-                      TrainingState(**payload[STATE_KEY]), payload["rng"])
+    return Checkpoint(
+        payload["model"],
+        payload["optimizer"],
+        payload["scheduler"],
+        TrainingState(**payload[STATE_KEY]),
+        payload["rng"],
+    )

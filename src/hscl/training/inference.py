@@ -1,4 +1,5 @@
 """Reload a finished run: evaluate it on a split or predict new data."""
+
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,7 @@ class Predictor:
     device: torch.device
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "auto") -> "Predictor":
+    def from_run(cls, run_dir: str | Path, device: str = "auto") -> Predictor:
         """Load the selected model of a run directory; an `HSCLError` if the run has none (yet)."""
         run = RunDir(run_dir)
         config = run.read_config()
@@ -47,20 +48,27 @@ class Predictor:
             expected, found = self.model.config.feature_dim(modality), dataset.feature_dim(modality)
             if found != expected:
                 has = f"has no {modality} features" if found is None else f"{modality} features are {found}-d"
-                raise DataError(dataset.source or "the data",
-                                f"{has}, but the model was trained on {expected}-d {modality} features")
+                raise DataError(
+                    dataset.source or "the data",
+                    f"{has}, but the model was trained on {expected}-d {modality} features",
+                )
 
     def predict_split(self, split: SplitData) -> np.ndarray:
         """Predictions for every sample of `split`, in order."""
         encoded = encode_split(split, self.tokenizer, self.max_text_len)
         return predict_split(self.model, encoded, self.batch_size, self.device)
 
-    def predict(self, texts: list[str], audio: list[np.ndarray] | None = None,
-                visual: list[np.ndarray] | None = None) -> np.ndarray:
+    def predict(
+        self, texts: list[str], audio: list[np.ndarray] | None = None, visual: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         """Sentiment scores for raw inputs: transcripts plus (length, dim) feature arrays per sample."""
-        split = SplitData(ids=[str(i) for i in range(len(texts))], texts=list(texts),
-                          labels=np.zeros(len(texts), dtype=np.float32),
-                          audio=_pad(audio), visual=_pad(visual))
+        split = SplitData(
+            ids=[str(i) for i in range(len(texts))],
+            texts=list(texts),
+            labels=np.zeros(len(texts), dtype=np.float32),
+            audio=_pad(audio),
+            visual=_pad(visual),
+        )
         return self.predict_split(split)
 
 
@@ -73,14 +81,18 @@ def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None
     """The run's own dataset, or another one given by path (and format); an unlabelled extracted set is read as is."""
     if data is None:
         return load_data(RunDir(run_dir).read_config().data)
-    if format in (None, "converted") and converted.detect(data) and not converted.read_manifest(
-            Path(data) / converted.MANIFEST_FILE).labelled:
+    if (
+        format in (None, "converted")
+        and converted.detect(data)
+        and not converted.read_manifest(Path(data) / converted.MANIFEST_FILE).labelled
+    ):
         return converted.read(data, allow_unlabelled=True)
     return load_dataset(data, format)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
-                 format: str | None = None, device: str = "auto") -> dict[str, float]:
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", data: str | None = None, format: str | None = None, device: str = "auto"
+) -> dict[str, float]:
     """Metrics of a run's selected checkpoint on `split`; reproduces the numbers saved at training time."""
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
@@ -96,8 +108,14 @@ def _check_not_input(out: Path, data: str | Path) -> None:
         raise HSCLError(f"{out}: would overwrite the input data {data}; choose another --out")
 
 
-def predict_run(run_dir: str | Path, data: str | None, out_csv: str | Path, format: str | None = None,
-                split: str = "test", device: str = "auto") -> int:
+def predict_run(
+    run_dir: str | Path,
+    data: str | None,
+    out_csv: str | Path,
+    format: str | None = None,
+    split: str = "test",
+    device: str = "auto",
+) -> int:
     """Write `id, split, prediction, label` rows of dataset `data` (None: the run's own) for `split` (or every
     non-empty split with 'all'); returns the row count. An unlabelled extracted set gets empty labels.
 
@@ -115,13 +133,19 @@ def predict_run(run_dir: str | Path, data: str | None, out_csv: str | Path, form
     if split != "all" and not len(dataset.splits.get(split, [])):
         present = ", ".join(name for name in dataset.splits if len(dataset[name]))
         raise HSCLError(f"{dataset.source or data}: no samples in split {split!r}; it has {present}")
-    rows = [(sample_id, name, pred, label) for name in names
-            for sample_id, pred, label in zip(dataset[name].ids, predictor.predict_split(dataset[name]),
-                                              dataset[name].labels)]
+    rows = [
+        (sample_id, name, pred, label)
+        for name in names
+        for sample_id, pred, label in zip(
+            dataset[name].ids, predictor.predict_split(dataset[name]), dataset[name].labels
+        )
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "split", "prediction", "label"])
-        writer.writerows([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}" if np.isfinite(label) else ""]
-                         for sample_id, name, pred, label in rows)
+        writer.writerows(
+            [sample_id, name, f"{pred:.6f}", f"{float(label):.6f}" if np.isfinite(label) else ""]
+            for sample_id, name, pred, label in rows
+        )
     return len(rows)

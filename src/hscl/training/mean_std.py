@@ -1,4 +1,5 @@
 """Mean ± sample standard deviation over seeds: the numbers, and the one way a table shows them."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ class MeanStd:
     n: int
 
     @classmethod
-    def of(cls, values: list[float]) -> "MeanStd":
+    def of(cls, values: list[float]) -> MeanStd:
         """The mean and sample std of `values` (at least one)."""
         array = np.asarray(values, dtype=np.float64)
         return cls(float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0, len(array))

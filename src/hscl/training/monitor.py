@@ -1,4 +1,5 @@
 """Optional TensorBoard logging of the per-epoch records (metrics.jsonl stays the record of a run)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,10 @@ def _summary_writer() -> type:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as err:
-        raise HSCLError("--log tensorboard needs the tensorboard package: pip install tensorboard "
-                        "(or pip install 'hscl[tensorboard]')") from err
+        raise HSCLError(
+            "--log tensorboard needs the tensorboard package: pip install tensorboard "
+            "(or pip install 'hscl[tensorboard]')"
+        ) from err
     return SummaryWriter
 
 

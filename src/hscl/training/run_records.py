@@ -13,13 +13,15 @@ in it except the model folder's contents (`HSCL.save_pretrained`) and the resuma
     wall_seconds.json        `CompletionMark`: written by the suite runner once a run has returned
     summary.json, summary.md  `SeedsSummary` of a multi-seed run (in the folder above the seeds' runs)
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,10 +58,16 @@ class EpochRecord:
     selected: bool
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EpochRecord":
+    def from_dict(cls, data: Mapping[str, Any]) -> EpochRecord:
         """The record stored as `data`; KeyError, TypeError or ValueError if it is not one."""
-        return cls(int(data["epoch"]), dict(data["train"]), dict(data["valid"]), dict(data.get("lr", {})),
-                   float(data.get("seconds", 0.0)), bool(data.get("selected", False)))
+        return cls(
+            int(data["epoch"]),
+            dict(data["train"]),
+            dict(data["valid"]),
+            dict(data.get("lr", {})),
+            float(data.get("seconds", 0.0)),
+            bool(data.get("selected", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -142,12 +150,15 @@ class RunDir:
         if not self.path.is_dir() or not any(self.path.iterdir()):
             return
         if not _holds_runs(self.path):
-            raise HSCLError(f"{self.path}: holds files that are not an hscl run; choose a new or empty folder "
-                            "(--overwrite only replaces runs)")
+            raise HSCLError(
+                f"{self.path}: holds files that are not an hscl run; choose a new or empty folder "
+                "(--overwrite only replaces runs)"
+            )
         if not overwrite:
             resume = f"carry it on with `hscl train --resume {self.path}`, " if is_run(self.path) else ""
-            raise HSCLError(f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite "
-                            "to replace them")
+            raise HSCLError(
+                f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite to replace them"
+            )
 
     def start(self, config: RunConfig, extraction: Mapping[str, Any] | None = None) -> None:
         """An empty run directory (cleared if it held anything), holding the run's config, an empty epoch log and,
@@ -232,8 +243,10 @@ class RunDir:
 
     def _no_model_yet(self) -> str:
         if is_run(self.path):
-            return ("the run has no selected model yet: it failed or is still running; carry it on with "
-                    f"`hscl train --resume {self.path}`")
+            return (
+                "the run has no selected model yet: it failed or is still running; carry it on with "
+                f"`hscl train --resume {self.path}`"
+            )
         return f"is {self.path} an hscl run directory?"
 
     # --- test metrics, projections ----------------------------------------------------------------------
@@ -285,8 +298,9 @@ class RunDir:
     def read_completion(self) -> CompletionMark:
         """The suite runner's completion mark."""
         data = _read_json(self.path / COMPLETION_FILE, "the suite has not finished this run")
-        return CompletionMark(float(data["seconds"]), str(data.get("machine", "not recorded")),
-                              int(data.get("concurrent_runs", 1)))
+        return CompletionMark(
+            float(data["seconds"]), str(data.get("machine", "not recorded")), int(data.get("concurrent_runs", 1))
+        )
 
     def is_complete(self) -> bool:
         """Whether the suite runner has marked this run finished (after its test metrics were written)."""

@@ -1,4 +1,5 @@
 """Several seeds of one config, and the mean ± std summary across them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,14 @@ def seed_dir(out_dir: str | Path, seed: int) -> Path:
     return Path(out_dir) / f"seed_{seed}"
 
 
-def train_seeds(config: RunConfig, seeds: list[int], out_dir: str | Path, dataset: MSADataset | None = None, *,
-                overwrite: bool = False) -> list[RunResult]:
+def train_seeds(
+    config: RunConfig,
+    seeds: list[int],
+    out_dir: str | Path,
+    dataset: MSADataset | None = None,
+    *,
+    overwrite: bool = False,
+) -> list[RunResult]:
     """Train `config` once per seed into `out_dir/seed_<seed>` and write summary.json / summary.md.
 
     `out_dir` must be new or empty, or hold runs to replace with `overwrite`: it is cleared only once the
@@ -46,7 +53,15 @@ def train_seeds(config: RunConfig, seeds: list[int], out_dir: str | Path, datase
             clear_dir(out.path)
         results.append(trainer.run())
     test = summarise([r.test_metrics for r in results])
-    out.write_summary(SeedsSummary(config.name, list(seeds), test, summarise([r.valid_metrics for r in results]),
-                                   [r.best_epoch for r in results], [round(r.wall_seconds, 1) for r in results]),
-                      summary_markdown(config.name, seeds, test))
+    out.write_summary(
+        SeedsSummary(
+            config.name,
+            list(seeds),
+            test,
+            summarise([r.valid_metrics for r in results]),
+            [r.best_epoch for r in results],
+            [round(r.wall_seconds, 1) for r in results],
+        ),
+        summary_markdown(config.name, seeds, test),
+    )
     return results

@@ -4,14 +4,15 @@ The same code runs as one process or as several under torchrun (data parallel, s
 `train.batch_size` is the global batch either way. The resumable state is checkpointed at epoch ends
 (`checkpoint`), so `resume` carries an interrupted run on exactly as if it had never stopped.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -27,8 +28,14 @@ from hscl.losses import HSCLLoss
 from hscl.metrics import LOWER_IS_BETTER, format_metrics
 from hscl.model.hscl import HSCL
 from hscl.training import distributed
-from hscl.training.checkpoint import (Checkpoint, TrainingState, capture_rng, load_checkpoint, restore_rng,
-                                      save_checkpoint)
+from hscl.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from hscl.training.evaluation import evaluate_split, split_projections
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection
@@ -52,8 +59,6 @@ class RunResult:
     wall_seconds: float
 
 
-
-
 def is_better(metric: str, value: float, best: float | None) -> bool:
     """Whether `value` improves on `best` for selection metric `metric`."""
     if math.isnan(value):
@@ -68,12 +73,23 @@ def build_optimizer(model: HSCL, config: RunConfig) -> tuple[torch.optim.Optimiz
     text_params, main_params = model.parameter_groups()
     train = config.train
     fused = next(model.parameters()).device.type in ("cpu", "cuda")  # one kernel per step (benchmarks/step.txt)
-    optimizer = torch.optim.Adam([
-        {"params": [p for p in text_params if p.requires_grad], "lr": train.lr_bert,
-         "weight_decay": train.weight_decay_bert, "name": "text"},
-        {"params": [p for p in main_params if p.requires_grad], "lr": train.lr_main,
-         "weight_decay": train.weight_decay_main, "name": "main"},
-    ], fused=fused)
+    optimizer = torch.optim.Adam(
+        [
+            {
+                "params": [p for p in text_params if p.requires_grad],
+                "lr": train.lr_bert,
+                "weight_decay": train.weight_decay_bert,
+                "name": "text",
+            },
+            {
+                "params": [p for p in main_params if p.requires_grad],
+                "lr": train.lr_main,
+                "weight_decay": train.weight_decay_main,
+                "name": "main",
+            },
+        ],
+        fused=fused,
+    )
     scheduler = None
     if train.scheduler_step > 0:
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, train.scheduler_step, train.scheduler_gamma)
@@ -94,8 +110,9 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch, sizes: list[int]) -> dict[str, torch.Tensor]:
         """Loss terms of the global batch; `batch` is this process's part, `sizes` every process's row count."""
-        return self.loss_fn(distributed.gather_fields(self.model(batch), sizes),
-                            distributed.gather_rows(batch.labels, sizes))
+        return self.loss_fn(
+            distributed.gather_fields(self.model(batch), sizes), distributed.gather_rows(batch.labels, sizes)
+        )
 
 
 class Trainer:
@@ -112,9 +129,17 @@ class Trainer:
     `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
     """
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
-                 resume: bool = False, overwrite: bool = False, score_test: bool = True,
-                 on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        dataset: MSADataset | None = None,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        score_test: bool = True,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
         check_log(config.train.log)
         text = config.check_text_model()
         self.config = config
@@ -139,7 +164,8 @@ class Trainer:
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.encoded: dict[str, EncodedSplit] = {
             name: encode_split(split, self.tokenizer, config.data.max_text_len)
-            for name, split in self.dataset.splits.items() if score_test or name != "test"
+            for name, split in self.dataset.splits.items()
+            if score_test or name != "test"
         }
         self.state = TrainingState()
         self._check_batch_size()
@@ -148,21 +174,28 @@ class Trainer:
         """Every process needs a sample of each global batch; a last batch too small for that is skipped."""
         batch_size, processes = self.config.train.batch_size, self.ctx.world_size
         if batch_size < processes:
-            raise ConfigError(f"train.batch_size={batch_size} is the global batch; it must be at least the "
-                              f"number of processes ({processes})")
+            raise ConfigError(
+                f"train.batch_size={batch_size} is the global batch; it must be at least the "
+                f"number of processes ({processes})"
+            )
         remainder = len(self.encoded["train"]) % batch_size
         if 0 < remainder < processes:
-            logger.warning("the last batch of each epoch (%d samples) is smaller than the number of processes "
-                           "(%d) and is skipped", remainder, processes)
+            logger.warning(
+                "the last batch of each epoch (%d samples) is smaller than the number of processes (%d) and is skipped",
+                remainder,
+                processes,
+            )
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over train; returns the mean of every loss term over the global batches."""
         train = self.config.train
         self.model.train()
         encoded = self.encoded["train"]
-        batches = [index for index in batch_indices(len(encoded), train.batch_size, shuffle=True,
-                                                    generator=self.generator)
-                   if len(index) >= self.ctx.world_size]
+        batches = [
+            index
+            for index in batch_indices(len(encoded), train.batch_size, shuffle=True, generator=self.generator)
+            if len(index) >= self.ctx.world_size
+        ]
         sums: dict[str, float] = {}
         bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress_bar and self.ctx.is_main))
         self.optimizer.zero_grad(set_to_none=True)
@@ -193,8 +226,10 @@ class Trainer:
         clip = self.config.train.grad_clip
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
         if not torch.isfinite(norm):
-            raise NonFiniteLossError(f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
-                                     "stopped, the last checkpoint and the best model so far are kept")
+            raise NonFiniteLossError(
+                f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
+                "stopped, the last checkpoint and the best model so far are kept"
+            )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -204,9 +239,11 @@ class Trainer:
         if torch.isfinite(terms["total"]):
             return
         bad = [name for name, value in terms.items() if name != "total" and not torch.isfinite(value)]
-        raise NonFiniteLossError(f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
-                                 f"step {step}; training stopped, the last checkpoint and the best model so far "
-                                 "are kept")
+        raise NonFiniteLossError(
+            f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
+            f"step {step}; training stopped, the last checkpoint and the best model so far "
+            "are kept"
+        )
 
     def run(self) -> RunResult:
         """Train (or carry on training), select on valid, then evaluate the selected checkpoint once on test."""
@@ -231,8 +268,13 @@ class Trainer:
             raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
         test = self._test_once() if self.score_test else None
         wall = time.perf_counter() - started
-        logger.info("selected epoch %d (valid %s %.4f); test %s", best.best_epoch, metric,
-                    best.best_valid[metric], "not scored" if test is None else format_metrics(test))
+        logger.info(
+            "selected epoch %d (valid %s %.4f); test %s",
+            best.best_epoch,
+            metric,
+            best.best_valid[metric],
+            "not scored" if test is None else format_metrics(test),
+        )
         return RunResult(self.run_dir.path, best.best_epoch, best.best_valid, test, wall)
 
     def _finished(self) -> bool:
@@ -253,23 +295,35 @@ class Trainer:
             state.since_best = 0
         else:
             state.since_best += 1
-        record = EpochRecord(epoch, train_terms, valid, {g["name"]: g["lr"] for g in self.optimizer.param_groups},
-                             round(time.perf_counter() - epoch_start, 3), improved)
+        record = EpochRecord(
+            epoch,
+            train_terms,
+            valid,
+            {g["name"]: g["lr"] for g in self.optimizer.param_groups},
+            round(time.perf_counter() - epoch_start, 3),
+            improved,
+        )
         if self.ctx.is_main:
             self.run_dir.append_epoch(record)
             if tensorboard is not None:
                 tensorboard.write(record)
         terms = " ".join(f"{k} {v:.4f}" for k, v in train_terms.items())
-        logger.info("epoch %d/%d  train %s | valid %s | %.1fs%s", epoch, train.epochs, terms,
-                    format_metrics(valid), record.seconds, "  *" if improved else "")
+        logger.info(
+            "epoch %d/%d  train %s | valid %s | %.1fs%s",
+            epoch,
+            train.epochs,
+            terms,
+            format_metrics(valid),
+            record.seconds,
+            "  *" if improved else "",
+        )
         # Order matters for resuming: record, then checkpoint, then the export of an improving epoch.
         if improved or epoch % self.config.train.checkpoint_every == 0 or self._finished():
             self._save_checkpoint()
         if improved and self.ctx.is_main:
             self._export_best()
         if state.since_best >= train.patience:
-            logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric,
-                        state.since_best)
+            logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric, state.since_best)
         if self.on_epoch is not None:
             self.on_epoch(epoch, valid)
 
@@ -293,8 +347,12 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(checkpoint.scheduler)
         if len(checkpoint.rng) != self.ctx.world_size:
-            logger.warning("the checkpoint was written by %d processes and is resumed by %d: training carries on "
-                           "correctly, but not bit for bit as it would have", len(checkpoint.rng), self.ctx.world_size)
+            logger.warning(
+                "the checkpoint was written by %d processes and is resumed by %d: training carries on "
+                "correctly, but not bit for bit as it would have",
+                len(checkpoint.rng),
+                self.ctx.world_size,
+            )
         restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
         self.state = state = checkpoint.state
         if self.ctx.is_main:
@@ -302,21 +360,25 @@ class Trainer:
             selected = self.run_dir.selected_epoch()
             if state.best_epoch and selected != state.best_epoch:
                 if state.best_epoch != state.epoch:
-                    raise HSCLError(f"{self.run_dir}: the model directory holds epoch {selected}, but the checkpoint "
-                                    f"selected epoch {state.best_epoch}")
+                    raise HSCLError(
+                        f"{self.run_dir}: the model directory holds epoch {selected}, but the checkpoint "
+                        f"selected epoch {state.best_epoch}"
+                    )
                 self._export_best()  # stopped between the checkpoint of an improving epoch and its export
         distributed.barrier(self.ctx)
-        logger.info("resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch,
-                    state.best_epoch)
+        logger.info(
+            "resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch, state.best_epoch
+        )
 
     def _save_checkpoint(self) -> None:
         """Write the resumable state; every process contributes its random states, the main process writes."""
         rng = distributed.gather_objects(capture_rng(self.generator), self.ctx)
         if self.ctx.is_main:
             scheduler = None if self.scheduler is None else self.scheduler.state_dict()
-            save_checkpoint(self.run_dir.checkpoint_file,
-                            Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler,
-                                       self.state, rng))
+            save_checkpoint(
+                self.run_dir.checkpoint_file,
+                Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler, self.state, rng),
+            )
 
     def _export_best(self) -> None:
         """Write the current weights as the selected model (atomically), then record which epoch they are."""
@@ -336,25 +398,41 @@ class Trainer:
 
     def _save_projections(self, name: str, model: HSCL) -> None:
         """Test-split projections of `model`, for the before/after embedding plots of `hscl report`."""
-        self.run_dir.write_projections(name, split_projections(model, self.encoded["test"],
-                                                           self.config.train.eval_batch_size, self.device))
+        self.run_dir.write_projections(
+            name, split_projections(model, self.encoded["test"], self.config.train.eval_batch_size, self.device)
+        )
 
 
-def train(config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
-          overwrite: bool = False) -> RunResult:
+def train(
+    config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *, overwrite: bool = False
+) -> RunResult:
     """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result."""
     return Trainer(config, run_dir, dataset, overwrite=overwrite).run()
 
 
-def resume(run_dir: str | Path, *, device: str | None = None, progress_bar: bool | None = None,
-           log: str | None = None, checkpoint_every: int | None = None) -> RunResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    device: str | None = None,
+    progress_bar: bool | None = None,
+    log: str | None = None,
+    checkpoint_every: int | None = None,
+) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
     Only how it runs may change, where given: `device`, `progress_bar`, `log` and
     `checkpoint_every`.
     """
     config = RunDir(run_dir).read_config()
-    runtime = {key: value for key, value in (("device", device), ("progress_bar", progress_bar), ("log", log),
-                                             ("checkpoint_every", checkpoint_every)) if value is not None}
+    runtime = {
+        key: value
+        for key, value in (
+            ("device", device),
+            ("progress_bar", progress_bar),
+            ("log", log),
+            ("checkpoint_every", checkpoint_every),
+        )
+        if value is not None
+    }
     config = config.replace(train=config.train.replace(**runtime))
     return Trainer(config, run_dir, resume=True).run()

@@ -1,4 +1,5 @@
 """What a study leaves in its directory: `trials.csv`, `best.yaml` and Optuna's matplotlib pictures."""
+
 from __future__ import annotations
 
 import csv
@@ -7,8 +8,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hscl.files import open_atomic
 from hscl.config import save_config
+from hscl.files import open_atomic
 from hscl.tune.study import TuneSettings
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ SIZES = {"history": (8, 4.5), "epochs": (8, 4.5), "importance": (8, 4.5), "paral
 STALE = "no result recorded: its worker was killed or lost (failed after two missed heartbeats)"
 
 
-def trial_reason(trial: "optuna.trial.FrozenTrial") -> str:
+def trial_reason(trial: optuna.trial.FrozenTrial) -> str:
     """Why a trial ended as it did, in a few words (empty for a complete one)."""
     state = trial.state.name
     if state == "PRUNED":
@@ -33,31 +34,41 @@ def trial_reason(trial: "optuna.trial.FrozenTrial") -> str:
     return ""
 
 
-def write_trials_csv(study: "optuna.Study", settings: TuneSettings) -> Path:
+def write_trials_csv(study: optuna.Study, settings: TuneSettings) -> Path:
     """One row per trial: state, objective value, selected epoch, epochs run, seconds, parameters, reason, run dir."""
     path = settings.out / TRIALS_CSV
     params = [param.path for param in settings.space.params]
     with open_atomic(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow(["number", "state", "value", "selected_epoch", "epochs_run", "seconds", *params,
-                         "reason", "run_dir"])
+        writer.writerow(
+            ["number", "state", "value", "selected_epoch", "epochs_run", "seconds", *params, "reason", "run_dir"]
+        )
         for trial in study.trials:
             seconds = "" if trial.duration is None else f"{trial.duration.total_seconds():.1f}"
-            writer.writerow([trial.number, trial.state.name, "" if trial.value is None else repr(trial.value),
-                             trial.user_attrs.get("selected_epoch", ""), len(trial.intermediate_values), seconds,
-                             *(trial.params.get(name, "") for name in params), trial_reason(trial),
-                             trial.user_attrs.get("run_dir", "")])
+            writer.writerow(
+                [
+                    trial.number,
+                    trial.state.name,
+                    "" if trial.value is None else repr(trial.value),
+                    trial.user_attrs.get("selected_epoch", ""),
+                    len(trial.intermediate_values),
+                    seconds,
+                    *(trial.params.get(name, "") for name in params),
+                    trial_reason(trial),
+                    trial.user_attrs.get("run_dir", ""),
+                ]
+            )
     return path
 
 
-def completed(study: "optuna.Study") -> list["optuna.trial.FrozenTrial"]:
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The study's complete trials."""
     import optuna
 
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def write_best(study: "optuna.Study", settings: TuneSettings) -> Path | None:
+def write_best(study: optuna.Study, settings: TuneSettings) -> Path | None:
     """`best.yaml`: the full config of the best complete trial (None when no trial completed)."""
     if not completed(study):
         return None
@@ -66,7 +77,7 @@ def write_best(study: "optuna.Study", settings: TuneSettings) -> Path | None:
     return path
 
 
-def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
+def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
     """Optimisation history, per-epoch validation curves, parallel coordinates, slices and (two or more
     complete trials) parameter importances, as PNG files in `folder`."""
     import matplotlib
@@ -78,10 +89,12 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
     from optuna.visualization import matplotlib as plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    figures = {"history": lambda: plots.plot_optimization_history(study),
-               "epochs": lambda: plots.plot_intermediate_values(study),
-               "parallel": lambda: plots.plot_parallel_coordinate(study),
-               "slice": lambda: plots.plot_slice(study)}
+    figures = {
+        "history": lambda: plots.plot_optimization_history(study),
+        "epochs": lambda: plots.plot_intermediate_values(study),
+        "parallel": lambda: plots.plot_parallel_coordinate(study),
+        "slice": lambda: plots.plot_slice(study),
+    }
     if len(completed(study)) >= 2:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         figures["importance"] = lambda: plots.plot_param_importances(study, evaluator=evaluator)
@@ -103,7 +116,10 @@ def write_pictures(study: "optuna.Study", folder: Path) -> list[Path]:
     return written
 
 
-def write_outputs(study: "optuna.Study", settings: TuneSettings) -> dict[str, Path | list[Path] | None]:
+def write_outputs(study: optuna.Study, settings: TuneSettings) -> dict[str, Path | list[Path] | None]:
     """Every output of a study, from its storage: trials.csv, best.yaml, pictures."""
-    return {"trials": write_trials_csv(study, settings), "best": write_best(study, settings),
-            "pictures": write_pictures(study, settings.out / IMAGES_DIR)}
+    return {
+        "trials": write_trials_csv(study, settings),
+        "best": write_best(study, settings),
+        "pictures": write_pictures(study, settings.out / IMAGES_DIR),
+    }

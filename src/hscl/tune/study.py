@@ -7,6 +7,7 @@ storage (by default `STUDY_DIR/study.db`, SQLite), so re-running carries a study
 several processes or on several machines share it. `--trials N` is the study's total: a worker stops
 once the study holds N trials in any state.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,13 +19,13 @@ import platform
 import shutil
 import signal
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hscl.config import load_config
 from hscl.errors import ConfigError, HSCLError
-from hscl.metrics import METRIC_KEYS
 from hscl.tune.space import SearchSpace, check_space, trial_config
 
 if TYPE_CHECKING:
@@ -71,19 +72,22 @@ class TuneSettings:
         """The storage this study uses."""
         return self.storage or f"sqlite:///{(self.out / STORAGE_FILE).resolve()}"
 
-    def base_config(self) -> "RunConfig":
+    def base_config(self) -> RunConfig:
         """The config every trial starts from (preset or file, then --set)."""
         return load_config(preset=self.preset, path=self.config_path, overrides=list(self.overrides))
 
-    def config_for(self, params: dict[str, Any], *extra: str) -> "RunConfig":
+    def config_for(self, params: dict[str, Any], *extra: str) -> RunConfig:
         """The config of a trial with searched values `params`; `extra` overrides go before them."""
         return trial_config(self.preset, self.config_path, [*self.overrides, *extra], params)
 
 
 def validated(settings: TuneSettings) -> TuneSettings:
     """`settings` checked in full before anything runs or is written; paths pinned by --set leave the space."""
-    for name, value, least in (("--trials", settings.trials, 1), ("--jobs", settings.jobs, 1),
-                               ("--heartbeat", settings.heartbeat, 1)):
+    for name, value, least in (
+        ("--trials", settings.trials, 1),
+        ("--jobs", settings.jobs, 1),
+        ("--heartbeat", settings.heartbeat, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer of at least {least}; got {value!r}")
     if settings.timeout is not None and not (math.isfinite(settings.timeout) and settings.timeout > 0):
@@ -111,8 +115,8 @@ def check_storage_url(url: str | None) -> None:
         return
     allowed = "expected sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://..., or journal:FILE"
     if url.startswith("journal:"):
-        folder = Path(url[len("journal:"):]).parent
-        if not url[len("journal:"):] or not folder.is_dir():
+        folder = Path(url[len("journal:") :]).parent
+        if not url[len("journal:") :] or not folder.is_dir():
             raise ConfigError(f"--storage {url!r}: the journal file's folder {str(folder)!r} does not exist; {allowed}")
         return
     import sqlalchemy
@@ -120,7 +124,7 @@ def check_storage_url(url: str | None) -> None:
     try:
         parsed = sqlalchemy.engine.make_url(url)
         sqlalchemy.create_engine(parsed).dispose()  # loads the dialect and its driver, connects to nothing
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL or a missing driver
+    except Exception as err:
         raise ConfigError(f"--storage {url!r}: {_one_line(err)}; {allowed}") from err
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).parent.is_dir():
         raise ConfigError(f"--storage {url!r}: the folder {str(Path(parsed.database).parent)!r} does not exist")
@@ -130,7 +134,7 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
 
 
-def open_storage(settings: TuneSettings) -> "optuna.storages.BaseStorage":
+def open_storage(settings: TuneSettings) -> optuna.storages.BaseStorage:
     """The study's storage, connected; killed trials are failed after two missed heartbeats (RDB storages)."""
     import optuna
 
@@ -139,13 +143,14 @@ def open_storage(settings: TuneSettings) -> "optuna.storages.BaseStorage":
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend
 
-            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:") :]))
         engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat,
-                                              grace_period=2 * settings.heartbeat)
-    except Exception as err:  # noqa: BLE001 - a storage that cannot be opened is the user's to fix
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat, grace_period=2 * settings.heartbeat
+            )
+    except Exception as err:
         raise ConfigError(f"--storage {url!r}: cannot open it: {_one_line(err)}") from err
 
 
@@ -154,11 +159,14 @@ def definition(settings: TuneSettings) -> dict[str, Any]:
     base = settings.base_config().to_dict()
     for key in RUNTIME_FIELDS:
         base["train"].pop(key, None)
-    return json.loads(json.dumps({"base": base, "space": settings.space.to_dict(),
-                                  "metric": settings.base_config().train.select_metric}))
+    return json.loads(
+        json.dumps(
+            {"base": base, "space": settings.space.to_dict(), "metric": settings.base_config().train.select_metric}
+        )
+    )
 
 
-def open_study(settings: TuneSettings, worker: int = 0) -> "optuna.Study":
+def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     """Create or load the study, check it searches what `settings` say, fail stale trials, seed the sampler.
 
     The sampler's seed mixes `sampler_seed`, the worker index and the trials already in the study, so
@@ -173,43 +181,49 @@ def open_study(settings: TuneSettings, worker: int = 0) -> "optuna.Study":
     wanted = definition(settings)
     metric = wanted["metric"]
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
-    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction,
-                                load_if_exists=True)
+    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction, load_if_exists=True)
     stored = study.user_attrs.get("hscl")
     if stored is None:
         study.set_user_attr("hscl", wanted)
     elif stored != wanted:
         differ = sorted(key for key in wanted if wanted[key] != stored.get(key))
-        raise ConfigError(f"study {settings.name!r} in {settings.storage_url} was created with a different "
-                          f"{' and '.join(differ)}; give a new --out or --study-name, or the same preset, "
-                          "--set and space")
+        raise ConfigError(
+            f"study {settings.name!r} in {settings.storage_url} was created with a different "
+            f"{' and '.join(differ)}; give a new --out or --study-name, or the same preset, "
+            "--set and space"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     seed = int(np.random.SeedSequence([settings.sampler_seed, worker, len(study.trials)]).generate_state(1)[0])
-    pruner = {"median": optuna.pruners.MedianPruner(), "hyperband": optuna.pruners.HyperbandPruner(min_resource=1),
-              "none": optuna.pruners.NopPruner()}[settings.pruner]
-    return optuna.load_study(study_name=settings.name, storage=storage,
-                             sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    pruner = {
+        "median": optuna.pruners.MedianPruner(),
+        "hyperband": optuna.pruners.HyperbandPruner(min_resource=1),
+        "none": optuna.pruners.NopPruner(),
+    }[settings.pruner]
+    return optuna.load_study(
+        study_name=settings.name, storage=storage, sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+    )
 
 
-def validation_only(dataset: "MSADataset") -> "MSADataset":
+def validation_only(dataset: MSADataset) -> MSADataset:
     """`dataset` without its test split."""
     from hscl.data.types import MSADataset
 
-    return MSADataset({name: split for name, split in dataset.splits.items() if name != "test"},
-                      dataset.source, dataset.notes)
+    return MSADataset(
+        {name: split for name, split in dataset.splits.items() if name != "test"}, dataset.source, dataset.notes
+    )
 
 
 class Objective:
     """Train one trial's configuration on train, select on valid, and return the selected validation value."""
 
-    def __init__(self, settings: TuneSettings, dataset: "MSADataset | None" = None) -> None:
+    def __init__(self, settings: TuneSettings, dataset: MSADataset | None = None) -> None:
         self.settings = settings
         self.metric = settings.base_config().train.select_metric
-        self._data: tuple[str, "MSADataset"] | None = None if dataset is None else ("given", validation_only(dataset))
+        self._data: tuple[str, MSADataset] | None = None if dataset is None else ("given", validation_only(dataset))
 
-    def data_for(self, config: "RunConfig") -> "MSADataset":
+    def data_for(self, config: RunConfig) -> MSADataset:
         """The data `config` names, test split dropped; loaded once per worker while the data config stays."""
         from hscl.data.loading import load_data
 
@@ -218,7 +232,7 @@ class Objective:
             self._data = (key, validation_only(load_data(config.data)))
         return self._data[1]
 
-    def __call__(self, trial: "optuna.Trial") -> float:
+    def __call__(self, trial: optuna.Trial) -> float:
         import optuna
         import torch
 
@@ -261,7 +275,7 @@ def tidy(run_dir: Path, keep: str) -> None:
         shutil.rmtree(run.model_dir)
 
 
-def optimise(settings: TuneSettings, worker: int = 0, dataset: "MSADataset | None" = None) -> None:
+def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
     """Run trials in this process until the study holds `settings.trials` trials (or the timeout passes)."""
     import optuna
     import torch
@@ -270,9 +284,14 @@ def optimise(settings: TuneSettings, worker: int = 0, dataset: "MSADataset | Non
     remaining = settings.trials - len(study.trials)
     if remaining <= 0:
         return
-    study.optimize(Objective(settings, dataset), n_trials=remaining, timeout=settings.timeout,
-                   catch=(HSCLError, torch.OutOfMemoryError), gc_after_trial=True,
-                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)])
+    study.optimize(
+        Objective(settings, dataset),
+        n_trials=remaining,
+        timeout=settings.timeout,
+        catch=(HSCLError, torch.OutOfMemoryError),
+        gc_after_trial=True,
+        callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)],
+    )
 
 
 def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
@@ -292,8 +311,9 @@ def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
         raise SystemExit(130) from None
 
 
-def run_study(settings: TuneSettings, dataset: "MSADataset | None" = None,
-              log: Callable[[str], None] = print) -> "optuna.Study":
+def run_study(
+    settings: TuneSettings, dataset: MSADataset | None = None, log: Callable[[str], None] = print
+) -> optuna.Study:
     """Run (or carry on) the study with `settings.jobs` workers on this machine; return it, reloaded.
 
     `dataset` (one worker only) replaces the data the config names, e.g. to prove test labels are unused.
@@ -314,8 +334,10 @@ def run_study(settings: TuneSettings, dataset: "MSADataset | None" = None,
         log(f"study {settings.name!r}: {done} trials so far, running up to {settings.trials - done} more")
         optimise(settings, 0, dataset)
     else:
-        log(f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
-            f"{settings.trials - done} more")
+        log(
+            f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
+            f"{settings.trials - done} more"
+        )
         _run_workers(settings)
     return open_study(settings)
 
@@ -324,8 +346,10 @@ def _run_workers(settings: TuneSettings) -> None:
     """Run `settings.jobs` spawned worker processes; on Ctrl-C pass it on to them and wait."""
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // settings.jobs)
-    workers = [context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
-               for index in range(settings.jobs)]
+    workers = [
+        context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
+        for index in range(settings.jobs)
+    ]
     for process in workers:
         process.start()
     try:
@@ -341,5 +365,7 @@ def _run_workers(settings: TuneSettings) -> None:
         raise
     failed = [f"worker {i} (exit status {p.exitcode})" for i, p in enumerate(workers) if p.exitcode != 0]
     if failed:
-        raise HSCLError(f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
-                        "kept, run the same command again to carry on")
+        raise HSCLError(
+            f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
+            "kept, run the same command again to carry on"
+        )

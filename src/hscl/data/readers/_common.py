@@ -3,10 +3,12 @@
 Every check raises `DataError(path, "<where>: <problem>")`, where `where` names the split and key
 (for example `"train.audio"`), so a reader needs no error handling of its own.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +17,6 @@ from hscl.errors import DataError
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "valid": "valid", "dev": "valid", "test": "test"}
 """Split names found on disk, mapped to the names `MSADataset` uses."""
-
 
 
 def find_one(path: Path, names: list[str]) -> Path:

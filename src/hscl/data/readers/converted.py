@@ -12,6 +12,7 @@ Arrays are loaded with `allow_pickle=False` and re-padded on the right to the re
 The manifest may hold more fields, which this reader ignores, except `labelled` (default true): `hscl
 extract` writes false for data without labels (all samples in test, labels NaN), read only on request.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,15 +68,17 @@ def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
     folder = Path(path)
     manifest = read_manifest(folder / MANIFEST_FILE)
     if not manifest.labelled and not allow_unlabelled:
-        raise DataError(folder, "has no labels (extracted from transcripts without a label column): it serves "
-                                "`hscl predict --data` only; add label and split columns to train or evaluate on it")
+        raise DataError(
+            folder,
+            "has no labels (extracted from transcripts without a label column): it serves "
+            "`hscl predict --data` only; add label and split columns to train or evaluate on it",
+        )
     texts = _read_texts(folder / TEXTS_FILE, manifest.sizes)
-    splits = {
-        split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS
-    }
-    notes = manifest.notes + [f"converted from {manifest.format!r} data at {manifest.source}"]
-    return MSADataset(splits=splits, source=str(folder), format="converted", notes=notes,
-                      extraction=manifest.extraction)
+    splits = {split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS}
+    notes = [*manifest.notes, f"converted from {manifest.format!r} data at {manifest.source}"]
+    return MSADataset(
+        splits=splits, source=str(folder), format="converted", notes=notes, extraction=manifest.extraction
+    )
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -106,7 +109,11 @@ def read_manifest(path: Path) -> Manifest:
     sizes, max_lens = {}, {}
     for split in SPLITS:
         entry = splits[split]
-        if not isinstance(entry, dict) or not _is_count(entry.get("size")) or not isinstance(entry.get("max_len"), dict):
+        if (
+            not isinstance(entry, dict)
+            or not _is_count(entry.get("size"))
+            or not isinstance(entry.get("max_len"), dict)
+        ):
             raise DataError(path, f"splits.{split} must hold an integer 'size' and a 'max_len' object")
         sizes[split] = entry["size"]
         max_lens[split] = entry["max_len"]
@@ -164,7 +171,9 @@ def _read_texts(path: Path, sizes: dict[str, int]) -> dict[str, tuple[list[str],
                 raise DataError(path, f"header must be {list(TEXT_COLUMNS)}, found {header}")
             for record in reader:
                 if len(record) != len(TEXT_COLUMNS) or record[0] not in columns:
-                    raise DataError(path, f"line {reader.line_num}: expected (split, id, text) with a known split, found {record}")
+                    raise DataError(
+                        path, f"line {reader.line_num}: expected (split, id, text) with a known split, found {record}"
+                    )
                 columns[record[0]][0].append(record[1])
                 columns[record[0]][1].append(record[2])
     except (UnicodeDecodeError, csv.Error) as error:

@@ -5,6 +5,7 @@ Each file is a list of samples `((words, visual, acoustic, actual_words, vlen, a
 transcript as a list of words, `label` a (1, 1) array and `id` a string. `words` is not used.
 `dev` becomes `valid`; each split is right-padded to its own longest sequence.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -94,5 +95,7 @@ def _common_dim(frames: list[np.ndarray], ids: list[str], path: Path, name: str)
     dim = frames[0].shape[1]
     for sample_id, sample in zip(ids, frames):
         if sample.shape[1] != dim:
-            raise DataError(path, f"id {sample_id!r}: {name} has {sample.shape[1]} features but earlier samples have {dim}")
+            raise DataError(
+                path, f"id {sample_id!r}: {name} has {sample.shape[1]} features but earlier samples have {dim}"
+            )
     return dim

@@ -9,6 +9,7 @@ past the padded size means the sequence was truncated, so it is clipped to that 
 The aligned file, whose sequences are aligned to 50 text steps, stores none; for a modality without
 stored lengths, a sample's length runs up to its last frame that is not all exactly zero.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,10 @@ def read(path: str | Path) -> MSADataset:
     pickle_path = find_one(Path(path), list(PICKLE_FILES))
     data = load_pickle(pickle_path)
     notes: list[str] = []
-    splits = {split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes) for split in SPLITS}
+    splits = {
+        split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes)
+        for split in SPLITS
+    }
     return MSADataset(splits=splits, source=str(pickle_path), format="mmsa", notes=notes)
 
 

@@ -10,6 +10,7 @@ The pickle holds no transcripts. They come from the label CSV (`MOSI-label.csv` 
 `label` and `mode`, matched by id. Where the pickle's ids are absent or name no CSV row (MOSEI),
 `match_by_position=True` pairs the i-th sample of a split with the i-th CSV row of that `mode`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -70,7 +71,9 @@ def read(path: str | Path, label_csv: str | Path | None = None, match_by_positio
     data = load_pickle(pickle_path)
     notes: list[str] = []
     splits = {
-        split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, csv_path, rows, match_by_position, notes)
+        split: _read_split(
+            get_key(data, split, pickle_path, "top level"), split, pickle_path, csv_path, rows, match_by_position, notes
+        )
         for split in SPLITS
     }
     return MSADataset(splits=splits, source=str(pickle_path), format="mult", notes=notes)
@@ -85,7 +88,10 @@ def _find_label_csv(pickle_path: Path) -> Path:
     if paired is None and len(present) == 1:
         return present[0]
     wanted = paired or " or ".join(sorted(set(PICKLE_TO_CSV.values())))
-    raise DataError(pickle_path, f"no label CSV ({wanted}) next to the pickle; pass label_csv=<path to the CSV with the transcripts>")
+    raise DataError(
+        pickle_path,
+        f"no label CSV ({wanted}) next to the pickle; pass label_csv=<path to the CSV with the transcripts>",
+    )
 
 
 def read_label_csv(path: Path) -> list[LabelRow]:
@@ -151,13 +157,23 @@ def _match_rows(
         missing = ids[found.index(False)]
         raise DataError(csv_path, f"{split}: id {missing!r} from {pickle_path.name} has no transcript in this CSV")
     if not match_by_position:
-        problem = "has no usable id array (absent, or not text)" if ids is None else f"ids (e.g. {ids[0]!r}) name no row of {csv_path}"
-        raise DataError(pickle_path, f"{split}: {problem}; pass match_by_position=True to pair samples with CSV rows by order within each split")
+        problem = (
+            "has no usable id array (absent, or not text)"
+            if ids is None
+            else f"ids (e.g. {ids[0]!r}) name no row of {csv_path}"
+        )
+        raise DataError(
+            pickle_path,
+            f"{split}: {problem}; pass match_by_position=True to pair samples with CSV rows by order within each split",
+        )
     if any(row.mode is None for row in rows):
         raise DataError(csv_path, "match_by_position needs a 'mode' column (train/valid/dev/test)")
     in_split = [row for row in rows if row.mode == split]
     if len(in_split) != n:
-        raise DataError(csv_path, f"{split}: {len(in_split)} rows with this mode but the pickle has {n} samples; cannot match by position")
+        raise DataError(
+            csv_path,
+            f"{split}: {len(in_split)} rows with this mode but the pickle has {n} samples; cannot match by position",
+        )
     notes.append(f"{split}: matched {n} samples to CSV rows by position (pickle ids absent or unusable)")
     return in_split
 
@@ -187,7 +203,9 @@ def _read_split(
     )
 
 
-def _warn_label_differences(matched: list[LabelRow], labels: np.ndarray, split: str, csv_path: Path, notes: list[str]) -> None:
+def _warn_label_differences(
+    matched: list[LabelRow], labels: np.ndarray, split: str, csv_path: Path, notes: list[str]
+) -> None:
     """Log (and note) CSV labels that differ from the pickle's; the pickle's labels are kept."""
     csv_labels = np.array([row.label for row in matched], dtype=np.float64)
     differs = np.flatnonzero(~(np.abs(csv_labels - labels) <= CSV_LABEL_AGREEMENT))
