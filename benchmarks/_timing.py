@@ -15,6 +15,7 @@ on `sys.path`). The pieces:
   the median rather than instead of it.
 * `format_table(headers, rows)`: a plain aligned text table.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -67,15 +68,17 @@ def machine_header(title: str) -> str:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        title,
-        f"machine: {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable); GPU: {gpu}",
-        f"software: python {platform.python_version()}, torch {torch.__version__}, "
-        f"torch threads {torch.get_num_threads()}",
-        f"date: {now}",
-        f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}",
-        load_line(),
-    ])
+    return "\n".join(
+        [
+            title,
+            f"machine: {cpu_model()}, {os.cpu_count()} logical cores ({usable} usable); GPU: {gpu}",
+            f"software: python {platform.python_version()}, torch {torch.__version__}, "
+            f"torch threads {torch.get_num_threads()}",
+            f"date: {now}",
+            f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}",
+            load_line(),
+        ]
+    )
 
 
 @dataclass
@@ -102,8 +105,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def summarize(seconds: Sequence[float]) -> Stats:
     """Median, 90th percentile, mean and minimum of `seconds`."""
-    return Stats(statistics.median(seconds), percentile(seconds, 90), statistics.fmean(seconds), min(seconds),
-                 len(seconds))
+    return Stats(
+        statistics.median(seconds), percentile(seconds, 90), statistics.fmean(seconds), min(seconds), len(seconds)
+    )
 
 
 class StageTimer:

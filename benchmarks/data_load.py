@@ -7,6 +7,7 @@ with its label CSV, and in the converted format, then times reading each several
 
     .venv/bin/python benchmarks/data_load.py | tee benchmarks/data_load.txt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -116,7 +117,10 @@ def main() -> None:
     counts = "/".join(str(len(ds[split])) for split in SPLITS)
     print(f"dataset: synthetic, {counts} samples, visual 500x20, audio 375x5, text (50, 300) float32 in the pickle")
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs (load average {load}), Python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs (load average {load}), "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
     print(f"files: mult pickle + CSV {sizes['mult'] / 2**20:.1f} MiB, converted {sizes['converted'] / 2**20:.1f} MiB")
     print(f"load time over {args.repeats} repeats (warm file cache), seconds:")
     print(f"  {'':44} {'min':>7} {'median':>7}")

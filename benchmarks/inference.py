@@ -11,6 +11,7 @@ directly. Measured:
 
     nice .venv/bin/python benchmarks/inference.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,13 @@ from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import Stats, configure_threads, format_table, load_line, machine_header, summarize  # noqa: E402
-from step import MAX_TEXT_LEN, benchmark_split, minilm_path  # noqa: E402
-
-from hscl.data.batching import EncodedSplit, encode_split, iter_batches  # noqa: E402
-from hscl.data.types import SplitData  # noqa: E402
-from hscl.model.hscl import HSCL, HSCLConfig, load_tokenizer  # noqa: E402
-from hscl.training.inference import Predictor  # noqa: E402
+from _timing import Stats, configure_threads, format_table, load_line, machine_header, summarize
+from hscl.config import HSCLConfig
+from hscl.data.batching import EncodedSplit, encode_split, iter_batches
+from hscl.data.types import SplitData
+from hscl.model.hscl import HSCL, load_tokenizer
+from hscl.training.inference import Predictor
+from step import MAX_TEXT_LEN, benchmark_split, minilm_path
 
 BATCH_SIZE = 64
 N_BATCH_SAMPLES = 320
@@ -46,7 +47,8 @@ def build_predictor(directory: Path) -> Predictor:
     torch.manual_seed(0)
     path = minilm_path()
     HSCL(HSCLConfig(text_model=path, audio_dim=5, visual_dim=20)).save_pretrained(
-        directory, tokenizer=AutoTokenizer.from_pretrained(path))
+        directory, tokenizer=AutoTokenizer.from_pretrained(path)
+    )
     model = HSCL.from_pretrained(directory)
     return Predictor(model, load_tokenizer(directory), MAX_TEXT_LEN, BATCH_SIZE, torch.device("cpu"))
 
@@ -95,15 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     all_encoded = encode_split(split, predictor.tokenizer, MAX_TEXT_LEN)
 
     single = repeat_timing(lambda: predictor.predict(texts, audio, visual), LATENCY_CALLS, WARMUP_CALLS)
-    single_forward = repeat_timing(lambda: forward_only(predictor.model, one_encoded, 1), LATENCY_CALLS,
-                                   WARMUP_CALLS)
+    single_forward = repeat_timing(lambda: forward_only(predictor.model, one_encoded, 1), LATENCY_CALLS, WARMUP_CALLS)
     batched = repeat_timing(lambda: predictor.predict_split(split), THROUGHPUT_REPS, 1)
-    batched_forward = repeat_timing(lambda: forward_only(predictor.model, all_encoded, BATCH_SIZE),
-                                    THROUGHPUT_REPS, 1)
+    batched_forward = repeat_timing(lambda: forward_only(predictor.model, all_encoded, BATCH_SIZE), THROUGHPUT_REPS, 1)
 
     def row(case: str, stats: Stats, samples: int) -> list[str]:
-        return [case, f"{1e3 * stats.median:.1f}", f"{1e3 * stats.p90:.1f}", f"{1e3 * stats.best:.1f}",
-                f"{samples / stats.median:.1f}", f"{samples / stats.best:.1f}"]
+        return [
+            case,
+            f"{1e3 * stats.median:.1f}",
+            f"{1e3 * stats.p90:.1f}",
+            f"{1e3 * stats.best:.1f}",
+            f"{samples / stats.median:.1f}",
+            f"{samples / stats.best:.1f}",
+        ]
 
     rows = [
         row("single utterance: Predictor.predict", single, 1),
@@ -113,13 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(format_table(["case", "median ms", "p90 ms", "min ms", "samples/s (median)", "samples/s (best)"], rows))
     overhead = single.median - single_forward.median
-    print(f"\nsingle utterance: {len(one_encoded.input_ids[0])} text tokens, {len(audio[0])} audio and "
-          f"{len(visual[0])} visual frames; {LATENCY_CALLS} calls after {WARMUP_CALLS} warm-up. Outside the "
-          f"forward (tokenise, pad, encode, batch): {1e3 * overhead:.1f} ms of {1e3 * single.median:.1f} ms "
-          f"({overhead / single.median:.0%}).")
-    print(f"batches: {N_BATCH_SAMPLES} samples (texts {int(all_encoded.text_lengths.min())}-"
-          f"{int(all_encoded.text_lengths.max())} tokens), {THROUGHPUT_REPS} passes after 1 warm-up pass; "
-          "predict_split includes tokenising the whole split once.")
+    print(
+        f"\nsingle utterance: {len(one_encoded.input_ids[0])} text tokens, {len(audio[0])} audio and "
+        f"{len(visual[0])} visual frames; {LATENCY_CALLS} calls after {WARMUP_CALLS} warm-up. Outside the "
+        f"forward (tokenise, pad, encode, batch): {1e3 * overhead:.1f} ms of {1e3 * single.median:.1f} ms "
+        f"({overhead / single.median:.0%})."
+    )
+    print(
+        f"batches: {N_BATCH_SAMPLES} samples (texts {int(all_encoded.text_lengths.min())}-"
+        f"{int(all_encoded.text_lengths.max())} tokens), {THROUGHPUT_REPS} passes after 1 warm-up pass; "
+        "predict_split includes tokenising the whole split once."
+    )
     print(load_line())
     return 0
 

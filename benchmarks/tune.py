@@ -20,6 +20,7 @@ is printed apart.
 
     nice .venv/bin/python benchmarks/tune.py [--trials 4] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,18 +32,22 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import configure_threads, format_table, load_line, machine_header, summarize  # noqa: E402
+import optuna
 
-import optuna  # noqa: E402
+from _timing import configure_threads, format_table, load_line, machine_header, summarize
+from hscl.training import trainer as trainer_module
+from hscl.training.runtime import quiet_transformers
+from hscl.training.trainer import load_data
+from hscl.tune.space import read_space
+from hscl.tune.study import TuneSettings, run_study
 
-from hscl.training import trainer as trainer_module  # noqa: E402
-from hscl.training.runtime import quiet_transformers  # noqa: E402
-from hscl.training.trainer import load_data  # noqa: E402
-from hscl.tune.space import read_space  # noqa: E402
-from hscl.tune.study import TuneSettings, run_study  # noqa: E402
-
-SMALL_SET = ("data.options.n_train=96", "data.options.n_valid=32", "data.options.n_test=32",
-             "train.batch_size=32", "train.device=cpu")
+SMALL_SET = (
+    "data.options.n_train=96",
+    "data.options.n_valid=32",
+    "data.options.n_test=32",
+    "train.batch_size=32",
+    "train.device=cpu",
+)
 SPACE = """
 params:
   train.lr_main: {type: float, low: 3.0e-4, high: 3.0e-3, log: true}
@@ -70,6 +75,7 @@ def replaced(owner: object, name: str, value: object):
 
 def timed(function, stage: str):
     """`function`, adding the seconds of every call to `seconds[stage]`."""
+
     def wrapper(*args, **kwargs):
         started = time.perf_counter()
         try:
@@ -103,18 +109,26 @@ def main() -> None:
     quiet_transformers()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(machine_header("hscl tune: tuning machinery per trial against training"))
-    print(f"study: demo preset on {', '.join(SMALL_SET[:3])}; {args.trials} trials; SQLite storage; TPE; "
-          f"median pruner; {threads} torch threads\n")
+    print(
+        f"study: demo preset on {', '.join(SMALL_SET[:3])}; {args.trials} trials; SQLite storage; TPE; "
+        f"median pruner; {threads} torch threads\n"
+    )
     with tempfile.TemporaryDirectory() as folder:
         space = Path(folder) / "space.yaml"
         space.write_text(SPACE)
-        settings = TuneSettings(space=read_space(space), out=Path(folder) / "study", trials=args.trials,
-                                preset="demo", overrides=SMALL_SET)
+        settings = TuneSettings(
+            space=read_space(space), out=Path(folder) / "study", trials=args.trials, preset="demo", overrides=SMALL_SET
+        )
         dataset = load_data(settings.base_config())  # loaded once, outside the trials, as a worker does
-        stages = [(optuna.study.Study, "ask", "ask"), (optuna.trial.Trial, "_suggest", "suggest"),
-                  (optuna.trial.Trial, "report", "prune checks"), (optuna.trial.Trial, "should_prune", "prune checks"),
-                  (optuna.study._optimize, "_tell_with_warning", "tell"), (optuna.study._optimize, "_run_trial", "trial"),
-                  (optuna.study.Study, "optimize", "optimize")]
+        stages = [
+            (optuna.study.Study, "ask", "ask"),
+            (optuna.trial.Trial, "_suggest", "suggest"),
+            (optuna.trial.Trial, "report", "prune checks"),
+            (optuna.trial.Trial, "should_prune", "prune checks"),
+            (optuna.study._optimize, "_tell_with_warning", "tell"),
+            (optuna.study._optimize, "_run_trial", "trial"),
+            (optuna.study.Study, "optimize", "optimize"),
+        ]
         with ExitStack() as stack:
             for owner, name, stage in stages:
                 stack.enter_context(replaced(owner, name, timed(getattr(owner, name), stage)))
@@ -132,10 +146,12 @@ def main() -> None:
     rows.append(["per trial, all of it", f"{total / n * 1000:.1f}", "100.00"])
     print(format_table(["part", "ms per trial", "% of trial time"], rows))
     overhead = total - measured["training"]
-    print(f"\n{n} trials. Tuning machinery: {overhead / n * 1000:.1f} ms per trial = {100 * overhead / total:.2f} % of "
-          f"trial time (target < 2 %); training per trial: median {summarize(seconds['training']).median:.1f} s, "
-          f"min {summarize(seconds['training']).best:.1f} s. Opening the study (storage, checks): "
-          f"{whole - total:.1f} s per worker, once.")
+    print(
+        f"\n{n} trials. Tuning machinery: {overhead / n * 1000:.1f} ms per trial = {100 * overhead / total:.2f} % of "
+        f"trial time (target < 2 %); training per trial: median {summarize(seconds['training']).median:.1f} s, "
+        f"min {summarize(seconds['training']).best:.1f} s. Opening the study (storage, checks): "
+        f"{whole - total:.1f} s per worker, once."
+    )
     print(load_line())
 
 

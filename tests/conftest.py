@@ -1,8 +1,9 @@
 """Shared fixtures: a tiny offline BERT with its tokenizer, the packaged MiniLM, and batch making."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -106,7 +107,6 @@ def random_batch(
         input_ids=encoded["input_ids"],
         attention_mask=encoded["attention_mask"].bool(),
         labels=torch.from_numpy(rng.uniform(-3.0, 3.0, batch_size).astype(np.float32)),
-        index=torch.arange(batch_size),
     )
     for name, dim, max_len in (("audio", audio_dim, audio_len), ("visual", visual_dim, visual_len)):
         if dim is None:

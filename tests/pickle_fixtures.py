@@ -4,6 +4,7 @@
 functions lay it out as each release does, and the `write_*` functions put it on disk. Tests can
 change a payload before writing it to produce each kind of bad input.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,7 +57,16 @@ def make_utterances(seed: int = 0) -> Splits:
             visual = rng.standard_normal((int(rng.integers(1, MAX_VISUAL)), VISUAL_DIM)).astype(np.float32)
             label = float(np.float32(rng.integers(-15, 16) / 5))
             words = " ".join(rng.choice(["good", "bad", "movie", "plot", "really", "um"], size=int(rng.integers(1, 6))))
-            rows.append(Utterance(video=f"{split[:2]}_v-{i // 2}", clip=str(i % 2 + 1), text=words, label=label, audio=audio, visual=visual))
+            rows.append(
+                Utterance(
+                    video=f"{split[:2]}_v-{i // 2}",
+                    clip=str(i % 2 + 1),
+                    text=words,
+                    label=label,
+                    audio=audio,
+                    visual=visual,
+                )
+            )
         splits[split] = rows
     train = splits["train"]
     train[0].audio = np.zeros((0, AUDIO_DIM), dtype=np.float32)
@@ -105,7 +115,9 @@ def right_padded(frames: list[np.ndarray], max_len: int, dim: int) -> np.ndarray
 # --- MulT: mosi_data_noalign.pkl / mosei_senti_data_noalign.pkl + MOSI-label.csv / MOSEI-label.csv
 
 
-def mult_payload(splits: Splits, with_ids: bool = True, audio_len: int = MAX_AUDIO + 2, visual_len: int = MAX_VISUAL + 1) -> dict:
+def mult_payload(
+    splits: Splits, with_ids: bool = True, audio_len: int = MAX_AUDIO + 2, visual_len: int = MAX_VISUAL + 1
+) -> dict:
     """The MulT pickle: per split `vision`, `audio` (left-padded), `text`, `labels` (N, 1, 1), `id` (N, 3) bytes."""
     payload = {}
     for split, rows in splits.items():
@@ -122,7 +134,9 @@ def mult_payload(splits: Splits, with_ids: bool = True, audio_len: int = MAX_AUD
     return payload
 
 
-def write_label_csv(path: Path, splits: Splits, order: str = "shuffled", label_shift: dict[str, float] | None = None) -> Path:
+def write_label_csv(
+    path: Path, splits: Splits, order: str = "shuffled", label_shift: dict[str, float] | None = None
+) -> Path:
     """The MMSA-style label CSV: video_id, clip_id, text, label, mode, plus an unused column.
 
     `order="shuffled"` mixes all rows; `order="interleaved"` mixes the splits but keeps each split's

@@ -1,4 +1,5 @@
 """Batches cut from an encoded split: gather, truncation, masks."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """`hscl data inspect / convert` and the loader's option and format errors, through the CLI."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,3 +61,19 @@ def test_missing_path_is_one_line(tmp_path, capsys):
     assert main(["data", "inspect", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+def test_a_near_miss_layout_says_what_is_wrong(tmp_path, capsys):
+    (tmp_path / "segments.csv").mkdir()
+    assert main(["data", "inspect", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "looks like utterance but segments.csv is a folder, not a file" in err[0]
+    (tmp_path / "segments.csv").rmdir()
+    (tmp_path / "unaligned_50.pkl").mkdir()
+    (tmp_path / "mosi_data_noalign.pkl").mkdir()
+    with pytest.raises(
+        DataError,
+        match="looks like mmsa but unaligned_50.pkl is a folder, not a file; "
+        "looks like mult but mosi_data_noalign.pkl is a folder",
+    ):
+        load_dataset(tmp_path)

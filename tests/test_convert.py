@@ -1,4 +1,5 @@
 """The converted format: exact round trips, overwrite refusal, corrupted files, and the inspect report."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,18 @@ from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 
 TRICKY_TEXTS = [
-    "", "NA", "a, b, and c", 'she said "great" -- "really"', "first line\nsecond line", "windows\r\nline", "old mac\rline",
-    "  leading and trailing  ", "naïve café ☺ 日本語", "tab\there", "'single' \\ backslash", "null\x00byte",
+    "",
+    "NA",
+    "a, b, and c",
+    'she said "great" -- "really"',
+    "first line\nsecond line",
+    "windows\r\nline",
+    "old mac\rline",
+    "  leading and trailing  ",
+    "naïve café ☺ 日本語",
+    "tab\there",
+    "'single' \\ backslash",
+    "null\x00byte",
 ]
 
 
@@ -39,19 +50,21 @@ def handmade(audio: bool = True, visual: bool = True, seed: int = 0) -> MSADatas
     splits = {}
     for split, n in (("train", len(TRICKY_TEXTS)), ("valid", 3), ("test", 2)):
         splits[split] = SplitData(
-            ids=[f"{split},id \"{i}\"" for i in range(n)],
+            ids=[f'{split},id "{i}"' for i in range(n)],
             texts=TRICKY_TEXTS[:n] if split == "train" else [f"{split} text {i}" for i in range(n)],
             labels=rng.uniform(-3, 3, n).astype(np.float32),
             audio=sequences(rng, n, 7, 3) if audio else None,
             visual=sequences(rng, n, 11 if split == "test" else 9, 2) if visual else None,
         )
-    return MSADataset(splits=splits, source="handmade/source", format="handmade", notes=["first note", "second, with ünïcode"])
+    return MSADataset(
+        splits=splits, source="handmade/source", format="handmade", notes=["first note", "second, with ünïcode"]
+    )
 
 
 def assert_round_trip(original: MSADataset, loaded: MSADataset, folder: Path) -> None:
     """Everything equal bit for bit, same dtypes and shapes, plus the provenance note."""
     assert (loaded.source, loaded.format) == (str(folder), "converted")
-    assert loaded.notes == original.notes + [f"converted from {original.format!r} data at {original.source}"]
+    assert loaded.notes == [*original.notes, f"converted from {original.format!r} data at {original.source}"]
     assert list(loaded.splits) == list(original.splits)
     assert loaded.modalities == original.modalities
     for split, data in original.splits.items():
@@ -73,7 +86,13 @@ def test_round_trip_synthetic(tmp_path: Path) -> None:
     ds = synthetic.read(seed=1, n_train=50, n_valid=10, n_test=20)
     folder = write_converted(ds, tmp_path / "out")
     assert folder == tmp_path / "out"
-    assert sorted(p.name for p in folder.iterdir()) == ["hscl_dataset.json", "test.npz", "texts.csv", "train.npz", "valid.npz"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "hscl_dataset.json",
+        "test.npz",
+        "texts.csv",
+        "train.npz",
+        "valid.npz",
+    ]
     assert_round_trip(ds, converted.read(folder), folder)
 
 
@@ -97,7 +116,9 @@ def test_frames_are_stored_unpadded(tmp_path: Path) -> None:
         frames, lengths = archive["audio_frames"], archive["audio_lengths"]
     seq = ds["train"].audio
     assert frames.shape == (int(seq.lengths.sum()), 3)
-    np.testing.assert_array_equal(frames, np.concatenate([seq.features[i, : seq.lengths[i]] for i in range(len(lengths))]))
+    np.testing.assert_array_equal(
+        frames, np.concatenate([seq.features[i, : seq.lengths[i]] for i in range(len(lengths))])
+    )
 
 
 def test_load_dataset_detects_and_validates(tmp_path: Path) -> None:
@@ -284,13 +305,23 @@ def test_label_histogram_matches_plain_reference() -> None:
 
 def test_inspect_report(default_report: str) -> None:
     report = default_report
-    for expected in ("source: synthetic(seed=0)", "format: synthetic", "audio (d=5)", "visual (d=20)", "problems: none found"):
+    for expected in (
+        "source: synthetic(seed=0)",
+        "format: synthetic",
+        "audio (d=5)",
+        "visual (d=20)",
+        "problems: none found",
+    ):
         assert expected in report
     ds = synthetic.read(seed=0, n_train=40, n_valid=10, n_test=12)
     line = next(row for row in report.splitlines() if row.startswith("train ") and "/" in row)
     seq = ds["train"].audio
     assert f"{seq.lengths.min()}/{np.median(seq.lengths):g}/{seq.lengths.max()} (50)" in line
-    histogram_line = next(row for row in report.splitlines()[report.splitlines().index("labels rounded to the 7 classes -3..3:"):] if row.startswith("train"))
+    histogram_line = next(
+        row
+        for row in report.splitlines()[report.splitlines().index("labels rounded to the 7 classes -3..3:") :]
+        if row.startswith("train")
+    )
     assert histogram_line.split()[1:8] == [str(c) for c in label_histogram(ds["train"].labels)]
     assert "synthetic data (seed=0" in report
 

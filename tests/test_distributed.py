@@ -1,7 +1,7 @@
 """Data parallel on CPU: 2 processes (gloo) give the losses, gradients and weights of 1 process."""
+
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -15,14 +15,12 @@ import torch.multiprocessing as mp
 import yaml
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from hscl.config import DataConfig, RunConfig, TrainConfig
+from hscl.config import DataConfig, HSCLConfig, LossConfig, RunConfig, SequenceEncoderConfig, TrainConfig
 from hscl.data.batching import encode_split
 from hscl.data.loading import load_dataset
 from hscl.errors import ConfigError
-from hscl.losses import LossConfig
-from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
 from hscl.training import distributed
-from hscl.training import run_dir as layout
+from hscl.training import run_records as layout
 from hscl.training.checkpoint import load_checkpoint
 from hscl.training.trainer import Trainer
 
@@ -47,21 +45,40 @@ def run_config(text_model: Path, loss: LossConfig, **train) -> RunConfig:
     return RunConfig(
         name="ddp",
         data=DataConfig(format="synthetic", options=dict(SIZES), max_text_len=24),
-        model=HSCLConfig(text_model=str(text_model),
-                         audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, **no_dropout),
-                         visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, **no_dropout),
-                         fusion_heads=4, d_prjh=16, fusion_dropout=0.0, dropout_prj=0.0),
+        model=HSCLConfig(
+            text_model=str(text_model),
+            audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, **no_dropout),
+            visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, **no_dropout),
+            fusion_heads=4,
+            d_prjh=16,
+            fusion_dropout=0.0,
+            dropout_prj=0.0,
+        ),
         loss=loss,
-        train=TrainConfig(**{"epochs": 2, "batch_size": 15, "eval_batch_size": 8, "lr_main": 1e-3, "lr_bert": 1e-4,
-                             "scheduler_step": 1, "grad_clip": 0.0, "progress": False, "device": "cpu",
-                             "seed": 5, **train}),
+        train=TrainConfig(
+            **{
+                "epochs": 2,
+                "batch_size": 15,
+                "eval_batch_size": 8,
+                "lr_main": 1e-3,
+                "lr_bert": 1e-4,
+                "scheduler_step": 1,
+                "grad_clip": 0.0,
+                "progress_bar": False,
+                "device": "cpu",
+                "seed": 5,
+                **train,
+            }
+        ),
     )
 
 
 def scenarios(text_model: Path) -> dict[str, RunConfig]:
     """The full objective; and an ablation leaving outputs out of the loss, with gradient accumulation."""
-    return {"full": run_config(text_model, LossConfig()),
-            "ablation": run_config(text_model, LossConfig(unimodal=False), epochs=1, grad_accum=2)}
+    return {
+        "full": run_config(text_model, LossConfig()),
+        "ablation": run_config(text_model, LossConfig(unimodal=False), epochs=1, grad_accum=2),
+    }
 
 
 def instrumented_run(config: RunConfig, run_dir: Path) -> dict:
@@ -81,9 +98,14 @@ def instrumented_run(config: RunConfig, run_dir: Path) -> dict:
 
     trainer.objective.loss_fn, trainer.optimizer.step = record_loss, record_step
     result = trainer.run()
-    return {"losses": losses, "grads": grads, "best_epoch": result.best_epoch, "valid": result.valid_metrics,
-            "test": result.test_metrics,
-            "weights": {name: value.clone() for name, value in trainer.model.state_dict().items()}}
+    return {
+        "losses": losses,
+        "grads": grads,
+        "best_epoch": result.best_epoch,
+        "valid": result.valid_metrics,
+        "test": result.test_metrics,
+        "weights": {name: value.clone() for name, value in trainer.model.state_dict().items()},
+    }
 
 
 def without_key_biases(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -93,7 +115,7 @@ def without_key_biases(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     for name, value in weights.items():
         if name.endswith("in_proj_bias"):  # nn.MultiheadAttention: query, key, value biases
             third = len(value) // 3
-            kept[name] = torch.cat([value[:third], value[2 * third:]])
+            kept[name] = torch.cat([value[:third], value[2 * third :]])
         elif not name.endswith("attention.self.key.bias"):  # BERT
             kept[name] = value
     return kept
@@ -101,8 +123,9 @@ def without_key_biases(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 def _worker(rank: int, port: int, configs: dict[str, RunConfig], out: Path) -> None:
     """One of the processes torchrun would start (its environment set by hand)."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(WORLD))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD)
+    )
     torch.set_num_threads(1)
     try:
         results = {name: instrumented_run(config, out / name) for name, config in configs.items()}
@@ -124,9 +147,11 @@ def runs(no_dropout_bert, tmp_path_factory, one_thread) -> dict:
     out = tmp_path_factory.mktemp("ddp")
     mp.spawn(_worker, args=(free_port(), configs, out), nprocs=WORLD, join=True)
     single = tmp_path_factory.mktemp("single")
-    return {"out": out,
-            "ranks": [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)],
-            "single": {name: instrumented_run(config, single / name) for name, config in configs.items()}}
+    return {
+        "out": out,
+        "ranks": [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)],
+        "single": {name: instrumented_run(config, single / name) for name, config in configs.items()},
+    }
 
 
 @pytest.mark.parametrize("scenario", ["full", "ablation"])
@@ -165,21 +190,39 @@ def test_only_the_main_process_writes_and_the_checkpoint_holds_every_rank(runs):
     records = [json.loads(line) for line in (run / layout.EPOCHS_FILE).read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     state = load_checkpoint(run / layout.CHECKPOINT_FILE)
-    assert len(state.rng) == WORLD and state.progress.epoch == 2
+    assert len(state.rng) == WORLD and state.state.epoch == 2
     assert not list(run.glob("*.tmp"))
 
 
 def test_hscl_train_under_torchrun(no_dropout_bert, tmp_path):
-    config = dataclasses.asdict(run_config(no_dropout_bert, LossConfig(), epochs=1))
+    config = run_config(no_dropout_bert, LossConfig(), epochs=1).to_dict()
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),
-                           "--master-port", str(free_port()), "-m", "hscl.cli", "train", "--config",
-                           str(tmp_path / "config.yaml"), "--out", str(tmp_path / "run")],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            str(WORLD),
+            "--master-port",
+            str(free_port()),
+            "-m",
+            "hscl.cli",
+            "train",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("test (epoch 1 selected on valid)") == 1  # printed by the main process only
-    assert (tmp_path / "run" / layout.TEST_FILE).is_file()
+    assert (tmp_path / "run" / layout.TEST_METRICS_FILE).is_file()
 
 
 def test_shards_are_contiguous_near_equal_and_cover_the_batch():
@@ -214,4 +257,3 @@ def test_one_process_needs_no_process_group(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ConfigError, match="WORLD_SIZE must be integers"):
         distributed.context_from_env()
-

@@ -1,4 +1,5 @@
 """Contrastive losses against plain loop references (values and gradients), edge cases, and HSCLLoss assembly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,17 +31,24 @@ def _views(features: torch.Tensor, labels: torch.Tensor, tau: float) -> tuple[to
     return z @ z.T / tau, ys, sample
 
 
-def ref_supcr(features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str) -> torch.Tensor:
-    """The SupCR formula as written: a loop over anchors i, positives j != i and candidates k."""
-    s, y, _ = _views(features, labels, tau)
+def ref_supcr(features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = 0.0) -> torch.Tensor:
+    """The SupCR formula as written: a loop over anchors i, positives j != i and candidates k.
+
+    Label distances |y_i - y_k| and thresholds |y_i - y_j| - tol are computed in the labels' dtype
+    (float32 for training labels), then compared exactly.
+    """
+    s, _, _ = _views(features, labels, tau)
+    y = labels.repeat_interleave(features.shape[1])
     m = len(y)
+    dist = (y[:, None] - y[None, :]).abs()
+    threshold, dist = (dist - tol).tolist(), dist.tolist()
     total = features.sum() * 0.0
     for i in range(m):
         for j in range(m):
             if j == i:
                 continue
             row = i if variant == "paper" else j
-            den = [s[row, k] for k in range(m) if k != i and abs(y[i] - y[k]) >= abs(y[i] - y[j])]
+            den = [s[row, k] for k in range(m) if k != i and dist[i][k] >= threshold[i][j]]
             total = total + s[i, j] - torch.logsumexp(torch.stack(den), 0)
     return -total / (m * (m - 1)) if m > 1 else total
 
@@ -91,14 +99,16 @@ def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     return request.param
 
 
-def cubic_supcr(features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str) -> torch.Tensor:
+def cubic_supcr(
+    features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = 0.0
+) -> torch.Tensor:
     """The formula vectorised with an explicit (M, M, M) membership mask [i, j, k] (for medium M)."""
     s, _, _ = _views(features, labels, tau)
     m = s.shape[0]
     y = labels.repeat_interleave(features.shape[1])
     d = (y[:, None] - y[None, :]).abs()
     eye = torch.eye(m, dtype=torch.bool)
-    member = (d[:, None, :] >= d[:, :, None]) & ~eye[:, None, :]
+    member = (d[:, None, :] >= (d - tol)[:, :, None]) & ~eye[:, None, :]
     rows = s[:, None, :].expand(m, m, m) if variant == "paper" else s[None, :, :].expand(m, m, m)
     den = rows.masked_fill(~member, float("-inf")).logsumexp(dim=2)
     return -(s - den)[~eye].mean()
@@ -151,6 +161,77 @@ def test_supcr_matches_cubic_form_at_medium_size(variant: str, scan: str) -> Non
         torch.testing.assert_close(got, cubic_supcr(features, labels, tau, variant), atol=1e-10, rtol=1e-10)
 
 
+def float32_grid(gen: torch.Generator, b: int, step: str) -> torch.Tensor:
+    """Labels on the 0.2 or the 1/3 grid in [-3, 3], divided in float32 as real labels are stored."""
+    steps = {"fifths": 5, "thirds": 3}[step]
+    return torch.randint(-3 * steps, 3 * steps + 1, (b,), generator=gen).to(torch.float32) / steps
+
+
+def test_float32_grids_split_decimal_ties() -> None:
+    """The premise of tie_tolerance: in float32, 0.6 - 0.4 and 0.4 - 0.2 (or 1 - 2/3 and 2/3 - 1/3) differ."""
+    fifths = torch.tensor([2, 3, 4], dtype=torch.float32) / 5
+    thirds = torch.tensor([1, 2, 3], dtype=torch.float32) / 3
+    for y in (fifths, thirds):
+        assert (y[2] - y[1]).item() != (y[1] - y[0]).item()
+        assert abs((y[2] - y[1]) - (y[1] - y[0])).item() < 1e-6
+
+
+TOLERANCE_CASES = [
+    (b, v, kind)
+    for b, v in [(1, 2), (1, 3), (2, 2), (5, 1), (14, 1), (6, 3)]
+    for kind in ("fifths", "thirds", "continuous", "equal")
+]
+
+
+def tolerance_case(gen: torch.Generator, b: int, v: int, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    features = torch.randn(b, v, 3, generator=gen, dtype=DT)
+    if kind in ("fifths", "thirds"):
+        return features, float32_grid(gen, b, kind)
+    return features, random_case(gen, b, v, 3, kind)[1].to(torch.float32)
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_supcr_tie_tolerance_matches_reference(variant: str) -> None:
+    """Fast path == loop reference at tolerance 0 (exact float32 comparison), 1e-5, and tolerances
+    wider than some label distances (where every view joins A(i, j)); and on the float32 grids the
+    tolerance changes the loss, so these cases do test it."""
+    gen = torch.Generator().manual_seed(12)
+    changed = set()
+    for b, v, kind in TOLERANCE_CASES:
+        features, labels = tolerance_case(gen, b, v, kind)
+        losses = {}
+        for tol in (0.0, 1e-5, 0.25, 10.0):
+            got = supcr_loss(features, labels, 0.5, variant, tie_tolerance=tol)
+            want = ref_supcr(features, labels, 0.5, variant, tol)
+            assert got.item() == pytest.approx(want.item(), abs=1e-10, rel=1e-10), (b, v, kind, tol)
+            losses[tol] = got.item()
+        if losses[0.0] != pytest.approx(losses[1e-5], abs=1e-9):
+            changed.add(kind)
+    assert {"fifths", "thirds"} <= changed
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_supcr_tie_tolerance_gradients_and_medium_size(variant: str) -> None:
+    gen = torch.Generator().manual_seed(13)
+    features, labels = torch.randn(9, 2, 4, generator=gen, dtype=DT), float32_grid(gen, 9, "fifths")
+    fast, slow = features.clone().requires_grad_(), features.clone().requires_grad_()
+    supcr_loss(fast, labels, 0.3, variant, tie_tolerance=1e-5).backward()
+    ref_supcr(slow, labels, 0.3, variant, 1e-5).backward()
+    torch.testing.assert_close(fast.grad, slow.grad, atol=1e-10, rtol=1e-8)
+    for kind in ("fifths", "thirds"):
+        features, labels = torch.randn(48, 2, 8, generator=gen, dtype=DT), float32_grid(gen, 48, kind)
+        for tol in (0.0, 1e-5):
+            got = supcr_loss(features, labels, 0.2, variant, tie_tolerance=tol)
+            torch.testing.assert_close(got, cubic_supcr(features, labels, 0.2, variant, tol), atol=1e-10, rtol=1e-10)
+
+
+def test_supcr_rejects_bad_tie_tolerance() -> None:
+    features, labels = random_case(torch.Generator().manual_seed(14), 3, 2, 3, "grid")
+    for tol in (-1e-6, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="tie_tolerance"):
+            supcr_loss(features, labels, tie_tolerance=tol)
+
+
 def test_supcr_variants_differ() -> None:
     features, labels = random_case(torch.Generator().manual_seed(4), 6, 2, 3, "grid")
     assert abs(supcr_loss(features, labels, variant="paper") - supcr_loss(features, labels, variant="released")) > 1e-3
@@ -188,7 +269,7 @@ def test_supcr_single_view_batch_is_zero_with_grad() -> None:
 
 
 def test_supcr_accepts_integer_labels() -> None:
-    features, labels = random_case(torch.Generator().manual_seed(8), 5, 2, 3, "grid")
+    features, _labels = random_case(torch.Generator().manual_seed(8), 5, 2, 3, "grid")
     ints = torch.tensor([1, -2, 0, 1, 3])
     torch.testing.assert_close(supcr_loss(features, ints), ref_supcr(features, ints.to(DT), 0.5, "paper"))
 
@@ -319,10 +400,24 @@ def test_hscl_total_is_the_weighted_sum() -> None:
         ("supcon", supcon_loss),
     ],
 )
-def test_hscl_dispatches_contrastive_by_name(name: str, loss) -> None:  # noqa: ANN001
+def test_hscl_dispatches_contrastive_by_name(name: str, loss) -> None:
     out = fake_output()
     terms = HSCLLoss(LossConfig(contrastive=name))(out, LABELS)
     torch.testing.assert_close(terms["fusion"], loss(torch.stack([out.z_at, out.z_vt], 1), LABELS, 0.5))
+
+
+@pytest.mark.parametrize("name", ["supcr", "supcr_released"])
+def test_hscl_passes_tie_tolerance_to_supcr(name: str) -> None:
+    out = fake_output()
+    labels = torch.tensor([0.2, 0.4, 0.6, 0.4, 0.8, 0.2], dtype=torch.float32)  # float32 0.2 grid: split ties
+    variant = "paper" if name == "supcr" else "released"
+    fused = torch.stack([out.z_at, out.z_vt], 1)
+    by_tolerance = {}
+    for tol in (0.0, 1e-5):
+        terms = HSCLLoss(LossConfig(contrastive=name, tie_tolerance=tol))(out, labels)
+        torch.testing.assert_close(terms["fusion"], supcr_loss(fused, labels, 0.5, variant, tie_tolerance=tol))
+        by_tolerance[tol] = terms["fusion"].item()
+    assert by_tolerance[0.0] != pytest.approx(by_tolerance[1e-5], abs=1e-9)
 
 
 def test_hscl_disabled_levels_and_missing_modalities_drop_terms() -> None:
@@ -366,12 +461,15 @@ def test_hscl_rejects_mismatched_prediction() -> None:
         {"alpha": -0.1},
         {"w1": float("nan")},
         {"w2": float("inf")},
-        {"w2": "0.1"},
+        {"w2": "0.1"},  # a quoted number is a string, not a weight
         {"alpha": True},
         {"temperature": 0.0},
         {"temperature": -1},
         {"contrastive": "infonce"},
         {"fusion": "no"},
+        {"tie_tolerance": -1e-6},
+        {"tie_tolerance": float("nan")},
+        {"tie_tolerance": float("inf")},
     ],
 )
 def test_loss_config_validation(overrides: dict) -> None:

@@ -1,4 +1,5 @@
 """regression_metrics against plain hand-written references, hand-crafted boundary cases and bad input."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from hscl.metrics import METRIC_KEYS, SENTIMENT_CLASSES, format_metrics, regression_metrics, sentiment_class_index
+from hscl.metrics import (
+    METRIC_KEYS,
+    SENTIMENT_CLASSES,
+    format_metrics,
+    regression_metrics,
+    sentiment_class_index,
+    sentiment_classes,
+)
 
 
 def ref_f1_weighted(y_true: list[bool], y_pred: list[bool]) -> float:
@@ -141,3 +149,14 @@ def test_sentiment_class_index_rounds_halves_to_even_and_clips() -> None:
     expected = [classes.index(round(min(max(v, -3.0), 3.0))) for v in values]  # Python rounds half to even
     assert sentiment_class_index(np.array(values)).tolist() == expected
     assert expected == [0, 0, 1, 3, 3, 3, 3, 5, 5, 6, 6, 6]
+
+
+def test_sentiment_classes_are_the_same_for_numpy_and_torch() -> None:
+    """One definition serves the metrics (numpy) and the 7-class SupCon loss (torch)."""
+    import torch
+
+    values = np.array([-3.5, -2.5, -0.5, 0.5, 1.5, 2.5, 2.49, 3.7])
+    as_array = sentiment_classes(values)
+    as_tensor = sentiment_classes(torch.tensor(values, dtype=torch.float32))
+    assert isinstance(as_array, np.ndarray) and isinstance(as_tensor, torch.Tensor)
+    assert as_array.tolist() == as_tensor.tolist() == [-3.0, -2.0, -0.0, 0.0, 2.0, 2.0, 2.0, 3.0]

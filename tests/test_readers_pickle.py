@@ -1,17 +1,19 @@
 """The MulT, MMIM and MMSA readers, end to end through `load_dataset`, on synthetic files."""
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 import pickle_fixtures as fx
-from hscl.data.loading import detect_format, load_dataset
 from hscl.data import types
+from hscl.data.loading import detect_format, load_dataset
 from hscl.data.readers import _common
 from hscl.data.types import SPLITS, MSADataset
 from hscl.errors import DataError
@@ -99,7 +101,10 @@ def test_mult_position_matching_needs_equal_counts(tmp_path: Path, splits: fx.Sp
 def test_mult_position_matching_needs_a_mode_column(tmp_path: Path, splits: fx.Splits) -> None:
     fx.write_pickle(tmp_path / "mosei_senti_data_noalign.pkl", fx.mult_payload(splits, with_ids=False))
     csv_path = tmp_path / "MOSEI-label.csv"
-    csv_path.write_text("video_id,clip_id,text,label\n" + "".join(f"{u.video},{u.clip},t,{u.label}\n" for rows in splits.values() for u in rows))
+    csv_path.write_text(
+        "video_id,clip_id,text,label\n"
+        + "".join(f"{u.video},{u.clip},t,{u.label}\n" for rows in splits.values() for u in rows)
+    )
     with pytest.raises(DataError, match="match_by_position needs a 'mode' column"):
         load_dataset(tmp_path, match_by_position=True)
 
@@ -107,17 +112,23 @@ def test_mult_position_matching_needs_a_mode_column(tmp_path: Path, splits: fx.S
 def test_mult_id_without_transcript(tmp_path: Path, splits: fx.Splits) -> None:
     fx.write_pickle(tmp_path / "mosi_data_noalign.pkl", fx.mult_payload(splits))
     missing = splits["test"][2]
-    csv_path = fx.write_label_csv(tmp_path / "MOSI-label.csv", {**splits, "test": [u for u in splits["test"] if u is not missing]})
+    csv_path = fx.write_label_csv(
+        tmp_path / "MOSI-label.csv", {**splits, "test": [u for u in splits["test"] if u is not missing]}
+    )
     for options in ({}, {"match_by_position": True}):
         with pytest.raises(DataError, match=f"test: id '{missing.id}'.*no transcript") as caught:
             load_dataset(tmp_path, **options)
         assert str(csv_path) in str(caught.value)
 
 
-def test_mult_label_disagreement_warns_and_keeps_pickle_label(tmp_path: Path, splits: fx.Splits, caplog: pytest.LogCaptureFixture) -> None:
+def test_mult_label_disagreement_warns_and_keeps_pickle_label(
+    tmp_path: Path, splits: fx.Splits, caplog: pytest.LogCaptureFixture
+) -> None:
     shifted = splits["valid"][1]
     fx.write_pickle(tmp_path / "mosi_data_noalign.pkl", fx.mult_payload(splits))
-    fx.write_label_csv(tmp_path / "MOSI-label.csv", splits, label_shift={shifted.id: 0.5, splits["train"][0].id: 0.5e-4})
+    fx.write_label_csv(
+        tmp_path / "MOSI-label.csv", splits, label_shift={shifted.id: 0.5, splits["train"][0].id: 0.5e-4}
+    )
     with caplog.at_level(logging.WARNING, logger="hscl.data"):
         ds = load_dataset(tmp_path)
     assert_matches(ds, splits, "mult")
@@ -160,17 +171,49 @@ MULT_BAD: dict[str, tuple[Callable[[dict], Any], str]] = {
     "missing vision": (_drop("vision"), "train: missing key 'vision'"),
     "missing labels": (_drop("labels"), "train: missing key 'labels'"),
     "split not a dict": (lambda p: p.update(test=[1, 2]), "test: expected a dict, found list"),
-    "vision 2-D": (lambda p: p["train"].update(vision=p["train"]["vision"][:, :, 0]), r"train.vision: expected 3 dimensions"),
+    "vision 2-D": (
+        lambda p: p["train"].update(vision=p["train"]["vision"][:, :, 0]),
+        r"train.vision: expected 3 dimensions",
+    ),
     "audio rows": (lambda p: p["valid"].update(audio=p["valid"]["audio"][:2]), r"valid.audio: has shape \(2, "),
     "label rows": (lambda p: p["test"].update(labels=p["test"]["labels"][:3]), r"test.labels: has shape \(3, 1, 1\)"),
-    "two labels each": (lambda p: p["test"].update(labels=np.zeros((4, 2), np.float32)), "test.labels: expected one label per sample"),
-    "vision strings": (lambda p: p["train"].update(vision=p["train"]["vision"].astype(str)), "train.vision: expected numbers, found dtype <U"),
-    "audio object": (lambda p: p["train"].update(audio=p["train"]["audio"].astype(object)), "train.audio: expected numbers, found dtype object"),
+    "two labels each": (
+        lambda p: p["test"].update(labels=np.zeros((4, 2), np.float32)),
+        "test.labels: expected one label per sample",
+    ),
+    "vision strings": (
+        lambda p: p["train"].update(vision=p["train"]["vision"].astype(str)),
+        "train.vision: expected numbers, found dtype <U",
+    ),
+    "audio object": (
+        lambda p: p["train"].update(audio=p["train"]["audio"].astype(object)),
+        "train.audio: expected numbers, found dtype object",
+    ),
     "id rows": (lambda p: p["train"].update(id=p["train"]["id"][:2]), r"train.id: expected shape \(6,\) or \(6, k\)"),
-    "id numbers": (lambda p: p["train"].update(id=np.zeros((6, 3))), "train: has no usable id array .* match_by_position=True"),
-    "id not UTF-8": (lambda p: p["train"]["id"].__setitem__((2, 0), b"\xff\xfe"), r"train.id\[2\]: bytes are not UTF-8 text"),
-    "label NaN": (lambda p: p["train"]["labels"].__setitem__((1, 0, 0), np.nan), "train: label nan of id 'tr_v-0_2' is not a number in"),
-    "label out of range": (lambda p: p["valid"]["labels"].__setitem__((0, 0, 0), 3.5), "valid: label 3.5 of id 'va_v-0_1'"),
+    "id numbers": (
+        lambda p: p["train"].update(id=np.zeros((6, 3))),
+        "train: has no usable id array .* match_by_position=True",
+    ),
+    "id ragged": (
+        lambda p: p["train"].update(id=[[b"a_1"], [b"b_1", b"x"]] + [[b"c_1"]] * 4),
+        "train.id: not an array .*inhomogeneous",
+    ),
+    "id nested": (
+        lambda p: p["train"].update(id=[[[[b"a_1"]]]] * 6),
+        r"train.id: expected shape \(6,\) or \(6, k\), found \(6, 1, 1, 1\)",
+    ),
+    "id not UTF-8": (
+        lambda p: p["train"]["id"].__setitem__((2, 0), b"\xff\xfe"),
+        r"train.id\[2\]: bytes are not UTF-8 text",
+    ),
+    "label NaN": (
+        lambda p: p["train"]["labels"].__setitem__((1, 0, 0), np.nan),
+        "train: label nan of id 'tr_v-0_2' is not a number in",
+    ),
+    "label out of range": (
+        lambda p: p["valid"]["labels"].__setitem__((0, 0, 0), 3.5),
+        "valid: label 3.5 of id 'va_v-0_1'",
+    ),
     "empty split": (lambda p: p.update(test={k: v[:0] for k, v in p["test"].items()}), "test: empty split"),
 }
 
@@ -215,7 +258,16 @@ def _set_sample(split_file: str, index: int, sample: tuple) -> Callable[[dict[st
 
 def _with_features(u: fx.Utterance, **changes: Any) -> tuple:
     (words, visual, acoustic, actual, vlen, alen), label, sample_id = fx.mmim_sample(u)
-    fields = {"words": words, "visual": visual, "acoustic": acoustic, "actual": actual, "vlen": vlen, "alen": alen, "label": label, "id": sample_id}
+    fields = {
+        "words": words,
+        "visual": visual,
+        "acoustic": acoustic,
+        "actual": actual,
+        "vlen": vlen,
+        "alen": alen,
+        "label": label,
+        "id": sample_id,
+    }
     fields.update(changes)
     features = tuple(fields[k] for k in ("words", "visual", "acoustic", "actual", "vlen", "alen"))
     return features, fields["label"], fields["id"]
@@ -225,27 +277,81 @@ def _mmim_bad_cases(splits: fx.Splits) -> dict[str, tuple[Callable[[dict[str, li
     """case -> (change to the file contents, file it breaks, expected message)."""
     u = splits["train"][2]
     return {
-        "vlen mismatch": (_set_sample("train.pkl", 2, _with_features(u, vlen=len(u.visual) + 1)), "train.pkl", f"id '{u.id}'.*vlen is {len(u.visual) + 1} but the array has {len(u.visual)} frames"),
-        "alen not int": (_set_sample("train.pkl", 2, _with_features(u, alen=float(len(u.audio)))), "train.pkl", "alen must be an integer, found float"),
-        "visual 1-D": (_set_sample("train.pkl", 2, _with_features(u, visual=u.visual[:, 0])), "train.pkl", "visual: expected 2 dimensions"),
-        "acoustic text": (_set_sample("train.pkl", 2, _with_features(u, acoustic=np.array([["a"]]))), "train.pkl", "acoustic: expected numbers"),
-        "two labels": (_set_sample("train.pkl", 2, _with_features(u, label=np.zeros((1, 2)))), "train.pkl", "label: expected one number"),
-        "id number": (_set_sample("train.pkl", 2, _with_features(u, id=7)), "train.pkl", r"sample 2.id: expected text, found int"),
-        "words not a list": (_set_sample("train.pkl", 2, _with_features(u, actual=5)), "train.pkl", "actual_words: expected a list of words"),
+        "vlen mismatch": (
+            _set_sample("train.pkl", 2, _with_features(u, vlen=len(u.visual) + 1)),
+            "train.pkl",
+            f"id '{u.id}'.*vlen is {len(u.visual) + 1} but the array has {len(u.visual)} frames",
+        ),
+        "alen not int": (
+            _set_sample("train.pkl", 2, _with_features(u, alen=float(len(u.audio)))),
+            "train.pkl",
+            "alen must be an integer, found float",
+        ),
+        "visual 1-D": (
+            _set_sample("train.pkl", 2, _with_features(u, visual=u.visual[:, 0])),
+            "train.pkl",
+            "visual: expected 2 dimensions",
+        ),
+        "acoustic text": (
+            _set_sample("train.pkl", 2, _with_features(u, acoustic=np.array([["a"]]))),
+            "train.pkl",
+            "acoustic: expected numbers",
+        ),
+        "two labels": (
+            _set_sample("train.pkl", 2, _with_features(u, label=np.zeros((1, 2)))),
+            "train.pkl",
+            "label: expected one number",
+        ),
+        "id number": (
+            _set_sample("train.pkl", 2, _with_features(u, id=7)),
+            "train.pkl",
+            r"sample 2.id: expected text, found int",
+        ),
+        "words not a list": (
+            _set_sample("train.pkl", 2, _with_features(u, actual=5)),
+            "train.pkl",
+            "actual_words: expected a list of words",
+        ),
         "wrong arity": (_set_sample("dev.pkl", 0, (1, 2)), "dev.pkl", r"sample 0: expected \(\(words"),
-        "five fields": (_set_sample("dev.pkl", 0, ((1, 2, 3, 4, 5), np.zeros((1, 1)), "x")), "dev.pkl", "expected 6 fields"),
-        "dims differ": (_set_sample("test.pkl", 1, _with_features(splits["test"][1], visual=np.ones((2, fx.VISUAL_DIM + 1)), vlen=2)), "test.pkl", f"id '{splits['test'][1].id}': visual has 5 features but earlier samples have 4"),
-        "not a list": (lambda files: files.update({"test.pkl": {"a": 1}}), "test.pkl", "expected a list of samples, found dict"),
+        "five fields": (
+            _set_sample("dev.pkl", 0, ((1, 2, 3, 4, 5), np.zeros((1, 1)), "x")),
+            "dev.pkl",
+            "expected 6 fields",
+        ),
+        "dims differ": (
+            _set_sample(
+                "test.pkl", 1, _with_features(splits["test"][1], visual=np.ones((2, fx.VISUAL_DIM + 1)), vlen=2)
+            ),
+            "test.pkl",
+            f"id '{splits['test'][1].id}': visual has 5 features but earlier samples have 4",
+        ),
+        "not a list": (
+            lambda files: files.update({"test.pkl": {"a": 1}}),
+            "test.pkl",
+            "expected a list of samples, found dict",
+        ),
         "empty split": (lambda files: files.update({"test.pkl": []}), "", "test: empty split"),
-        "duplicate id": (_set_sample("train.pkl", 1, _with_features(splits["train"][1], id=splits["train"][0].id)), "", f"train: id '{splits['train'][0].id}' occurs twice in this split"),
-        "label too big": (_set_sample("train.pkl", 1, _with_features(splits["train"][1], label=np.array([[-3.2]]))), "", "train: label -3.2"),
+        "duplicate id": (
+            _set_sample("train.pkl", 1, _with_features(splits["train"][1], id=splits["train"][0].id)),
+            "",
+            f"train: id '{splits['train'][0].id}' occurs twice in this split",
+        ),
+        "label too big": (
+            _set_sample("train.pkl", 1, _with_features(splits["train"][1], label=np.array([[-3.2]]))),
+            "",
+            "train: label -3.2",
+        ),
     }
 
 
 @pytest.mark.parametrize("case", sorted(_mmim_bad_cases(fx.make_utterances())))
 def test_mmim_bad_pickles(tmp_path: Path, splits: fx.Splits, case: str) -> None:
     change, broken_file, message = _mmim_bad_cases(splits)[case]
-    files = {"train.pkl": fx.mmim_payload(splits["train"]), "dev.pkl": fx.mmim_payload(splits["valid"]), "test.pkl": fx.mmim_payload(splits["test"])}
+    files = {
+        "train.pkl": fx.mmim_payload(splits["train"]),
+        "dev.pkl": fx.mmim_payload(splits["valid"]),
+        "test.pkl": fx.mmim_payload(splits["test"]),
+    }
     change(files)
     for name, content in files.items():
         fx.write_pickle(tmp_path / name, content)
@@ -259,7 +365,10 @@ def test_mmim_missing_file(tmp_path: Path, splits: fx.Splits) -> None:
     (tmp_path / "dev.pkl").unlink()
     with pytest.raises(DataError, match=r"missing \['dev.pkl'\]"):
         load_dataset(tmp_path, format="mmim")
-    with pytest.raises(DataError, match="no known layout"):
+    with pytest.raises(DataError, match=r"no known layout \(looks like mmim but dev.pkl missing\)"):
+        load_dataset(tmp_path)
+    (tmp_path / "dev.pkl").mkdir()
+    with pytest.raises(DataError, match=r"looks like mmim but dev.pkl is a folder, not a file\)"):
         load_dataset(tmp_path)
 
 
@@ -285,7 +394,9 @@ def test_mmsa_folder_with_both_files(tmp_path: Path, splits: fx.Splits) -> None:
         load_dataset(tmp_path)
 
 
-def test_mmsa_lengths_past_padding_are_clipped_with_a_note(tmp_path: Path, splits: fx.Splits, caplog: pytest.LogCaptureFixture) -> None:
+def test_mmsa_lengths_past_padding_are_clipped_with_a_note(
+    tmp_path: Path, splits: fx.Splits, caplog: pytest.LogCaptureFixture
+) -> None:
     payload = fx.mmsa_payload(splits, aligned=False)
     payload["valid"]["audio_lengths"][1] = 100
     fx.write_pickle(tmp_path / "unaligned_50.pkl", payload)
@@ -301,19 +412,50 @@ MMSA_BAD: dict[str, tuple[Callable[[dict], Any], str]] = {
     "missing id": (lambda p: p["valid"].pop("id"), "valid: missing key 'id'"),
     "missing labels": (lambda p: p["test"].pop("regression_labels"), "test: missing key 'regression_labels'"),
     "missing split": (lambda p: p.pop("test"), "top level: missing key 'test'"),
-    "raw_text rows": (lambda p: p["train"].update(raw_text=p["train"]["raw_text"][:5]), r"train.raw_text: expected shape \(6,\)"),
+    "raw_text rows": (
+        lambda p: p["train"].update(raw_text=p["train"]["raw_text"][:5]),
+        r"train.raw_text: expected shape \(6,\)",
+    ),
     "audio rows": (lambda p: p["train"].update(audio=p["train"]["audio"][:5]), r"train.audio: has shape \(5, "),
-    "vision 4-D": (lambda p: p["train"].update(vision=p["train"]["vision"][..., None]), "train.vision: expected 3 dimensions"),
-    "label rows": (lambda p: p["train"].update(regression_labels=p["train"]["regression_labels"][:4]), r"train.regression_labels: has shape \(4,\)"),
+    "vision 4-D": (
+        lambda p: p["train"].update(vision=p["train"]["vision"][..., None]),
+        "train.vision: expected 3 dimensions",
+    ),
+    "label rows": (
+        lambda p: p["train"].update(regression_labels=p["train"]["regression_labels"][:4]),
+        r"train.regression_labels: has shape \(4,\)",
+    ),
     "id 2-D": (lambda p: p["train"].update(id=p["train"]["id"].reshape(3, 2)), r"train.id: expected shape \(N,\)"),
-    "text not str": (lambda p: p["train"]["raw_text"].__setitem__(0, 3.0), r"train.raw_text\[0\]: expected text, found float"),
-    "lengths rows": (lambda p: p["train"].update(vision_lengths=p["train"]["vision_lengths"][:2]), r"train.vision_lengths: has shape \(2,\)"),
-    "negative length": (lambda p: p["train"]["audio_lengths"].__setitem__(3, -1), "train.audio_lengths: lengths must be whole numbers >= 0"),
-    "fractional length": (lambda p: p["train"].update(vision_lengths=p["train"]["vision_lengths"] + 0.5), "train.vision_lengths: lengths must be whole numbers"),
-    "length too short": (lambda p: p["test"]["vision_lengths"].__setitem__(2, 0), "test: visual of id 'te_v-1_1' has non-zero frames past its length 0"),
-    "duplicate across splits": (lambda p: p["valid"]["id"].__setitem__(2, "tr_v-2$_$1"), "valid: id 'tr_v-2_1' occurs also in train"),
+    "text not str": (
+        lambda p: p["train"]["raw_text"].__setitem__(0, 3.0),
+        r"train.raw_text\[0\]: expected text, found float",
+    ),
+    "lengths rows": (
+        lambda p: p["train"].update(vision_lengths=p["train"]["vision_lengths"][:2]),
+        r"train.vision_lengths: has shape \(2,\)",
+    ),
+    "negative length": (
+        lambda p: p["train"]["audio_lengths"].__setitem__(3, -1),
+        "train.audio_lengths: lengths must be whole numbers >= 0",
+    ),
+    "fractional length": (
+        lambda p: p["train"].update(vision_lengths=p["train"]["vision_lengths"] + 0.5),
+        "train.vision_lengths: lengths must be whole numbers",
+    ),
+    "length too short": (
+        lambda p: p["test"]["vision_lengths"].__setitem__(2, 0),
+        "test: visual of id 'te_v-1_1' has non-zero frames past its length 0",
+    ),
+    "duplicate across splits": (
+        lambda p: p["valid"]["id"].__setitem__(2, "tr_v-2$_$1"),
+        "valid: id 'tr_v-2_1' occurs also in train",
+    ),
     "label NaN": (lambda p: p["test"]["regression_labels"].__setitem__(3, np.nan), "test: label nan of id 'te_v-1_2'"),
     "empty split": (lambda p: p.update(valid={k: v[:0] for k, v in p["valid"].items()}), "valid: empty split"),
+    "id ragged": (
+        lambda p: p["train"].update(id=[["a$_$1"], ["b$_$1", "x"]] + [["c$_$1"]] * 4),
+        "train.id: not an array .*inhomogeneous",
+    ),
 }
 
 

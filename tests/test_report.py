@@ -1,7 +1,7 @@
 """`hscl report`: plots of a fake run directory, skipped panels, clear errors, and the confusion counts."""
+
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -9,11 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hscl.cli import main
 from hscl.errors import HSCLError
 from hscl.metrics import SENTIMENT_CLASSES, regression_metrics
-from hscl.report import (EMBED_MAX_POINTS, EmbeddingPanel, Epoch, add_report_command, confusion_counts,
-                         embedding_panels, make_report, read_epochs, report_markdown, selected_epoch, subsample,
-                         tsne_perplexity)
+from hscl.report import (
+    EMBED_MAX_POINTS,
+    EmbeddingPanel,
+    confusion_counts,
+    embedding_panels,
+    make_report,
+    report_markdown,
+    subsample,
+    tsne_perplexity,
+)
 
 matplotlib_image = pytest.importorskip("matplotlib.image")
 
@@ -26,8 +34,7 @@ SELECTED = (True, True, False, True, False)  # the kept checkpoint is epoch 4
 def _projections(labels: np.ndarray, views: tuple[str, ...], rng: np.random.Generator, trained: bool) -> dict:
     """Random projections; after "training" they line up with the label, as HSCL should make them."""
     n = labels.size
-    arrays = {"labels": labels.astype(np.float32),
-              "prediction": (labels + rng.normal(0, 0.6, n)).astype(np.float32)}
+    arrays = {"labels": labels.astype(np.float32), "prediction": (labels + rng.normal(0, 0.6, n)).astype(np.float32)}
     for name in views:
         z = rng.normal(size=(n, 8))
         if trained:
@@ -43,9 +50,14 @@ def write_fake_run(run_dir: Path, views: tuple[str, ...] = ALL_VIEWS, n: int = 6
     run_dir.mkdir(parents=True, exist_ok=True)
     with (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as handle:
         for epoch, selected in enumerate(SELECTED, start=1):
-            record = {"epoch": epoch, "train": {t: float(rng.uniform(0.5, 2) / epoch) for t in TERMS},
-                      "valid": regression_metrics(rng.uniform(-3, 3, 30), rng.uniform(-3, 3, 30)),
-                      "lr": {"text": 1e-5, "main": 1e-4}, "seconds": 1.0, "selected": selected}
+            record = {
+                "epoch": epoch,
+                "train": {t: float(rng.uniform(0.5, 2) / epoch) for t in TERMS},
+                "valid": regression_metrics(rng.uniform(-3, 3, 30), rng.uniform(-3, 3, 30)),
+                "lr": {"text": 1e-5, "main": 1e-4},
+                "seconds": 1.0,
+                "selected": selected,
+            }
             handle.write(json.dumps(record) + "\n")
     labels = np.round(rng.uniform(-3, 3, n) * 3) / 3
     initial = _projections(labels, views, rng, trained=False)
@@ -69,19 +81,11 @@ def assert_png(path: Path) -> tuple[int, int]:
     return pixels.shape[0], pixels.shape[1]
 
 
-def run_cli(argv: list[str]) -> int:
-    """Parse `argv` with a parser holding only the report subcommand, and run it."""
-    parser = argparse.ArgumentParser(prog="hscl")
-    add_report_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory) -> Path:
     """A fake audio+visual run, reported once through the CLI wiring, with a Markdown snippet."""
     run_dir = write_fake_run(tmp_path_factory.mktemp("run") / "mosi-seed1")
-    assert run_cli(["report", str(run_dir), "--markdown", str(run_dir.parent / "docs" / "results.md")]) == 0
+    assert main(["report", str(run_dir), "--markdown", str(run_dir.parent / "docs" / "results.md")]) == 0
     return run_dir
 
 
@@ -122,7 +126,9 @@ def test_text_only_run_skips_the_absent_projections(full_report, tmp_path):
     arrays = {k: v for k, v in np.load(run_dir / "projections_final.npz").items()}
     panels = embedding_panels(arrays, arrays)
     assert [(p.level, p.stage, list(p.views)) for p in panels] == [
-        ("unimodal", "before", ["z_t"]), ("unimodal", "after", ["z_t"])]
+        ("unimodal", "before", ["z_t"]),
+        ("unimodal", "after", ["z_t"]),
+    ]
 
 
 def test_audio_only_run_has_no_visual_views():
@@ -130,7 +136,11 @@ def test_audio_only_run_has_no_visual_views():
     arrays = _projections(rng.uniform(-3, 3, 12), ("z_t", "z_a", "z_at"), rng, trained=True)
     panels = embedding_panels(arrays, arrays)
     assert [(p.level, list(p.views)) for p in panels] == [
-        ("unimodal", ["z_t", "z_a"]), ("unimodal", ["z_t", "z_a"]), ("fusion", ["z_at"]), ("fusion", ["z_at"])]
+        ("unimodal", ["z_t", "z_a"]),
+        ("unimodal", ["z_t", "z_a"]),
+        ("fusion", ["z_at"]),
+        ("fusion", ["z_at"]),
+    ]
 
 
 def test_run_without_projections_writes_no_embedding(tmp_path):
@@ -147,8 +157,15 @@ def test_embedding_panels_share_one_deterministic_subset():
     rng = np.random.default_rng(2)
     labels = rng.uniform(-3, 3, n)
     row_id = np.arange(n, dtype=np.float64)[:, None]
-    initial = {"labels": labels, "prediction": labels, "z_t": row_id + 0.0, "z_a": row_id + 0.1,
-               "z_v": row_id + 0.2, "z_at": row_id + 0.3, "z_vt": row_id + 0.4}
+    initial = {
+        "labels": labels,
+        "prediction": labels,
+        "z_t": row_id + 0.0,
+        "z_a": row_id + 0.1,
+        "z_v": row_id + 0.2,
+        "z_at": row_id + 0.3,
+        "z_vt": row_id + 0.4,
+    }
     final = {name: value + 1000.0 if name.startswith("z_") else value for name, value in initial.items()}
     panels = embedding_panels(initial, final)
     rows = subsample(n, EMBED_MAX_POINTS // 3)
@@ -191,19 +208,6 @@ def test_markdown_needs_test_metrics(tmp_path):
         report_markdown(run_dir, [], tmp_path)
 
 
-def test_malformed_epoch_line_is_named(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    path.write_text('{"epoch": 1, "train": {}, "valid": {}}\n{"epoch": 2, "train"\n', encoding="utf-8")
-    with pytest.raises(HSCLError, match=r"metrics\.jsonl: line 2 is not an epoch record"):
-        read_epochs(path)
-    path.write_text('{"epoch": 1, "valid": {}}\n', encoding="utf-8")
-    with pytest.raises(HSCLError, match="line 1"):
-        read_epochs(path)
-    path.write_text("\n", encoding="utf-8")
-    with pytest.raises(HSCLError, match="no epochs recorded"):
-        read_epochs(path)
-
-
 def test_bad_projections_are_named(tmp_path):
     run_dir = write_fake_run(tmp_path / "run", n=10)
     arrays = dict(np.load(run_dir / "projections_final.npz"))
@@ -227,12 +231,6 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     assert not (run_dir / "report").exists()
 
 
-def test_selected_epoch_is_the_last_improvement():
-    epochs = [Epoch(i, {}, {}, flag) for i, flag in enumerate(SELECTED, start=1)]
-    assert selected_epoch(epochs) == 4
-    assert selected_epoch([Epoch(1, {}, {}, False)]) is None
-
-
 def test_confusion_counts_match_a_hand_computed_matrix():
     # Rounding is half-to-even (as in hscl.metrics): 0.5 -> 0, -2.5 -> -2, 1.5 -> 2; clipping to [-3, 3].
     labels = np.array([0.0, 0.5, -2.5, 3.0, 9.0, -3.4, 1.5, 1.4, -0.6, 0.0])
@@ -240,8 +238,16 @@ def test_confusion_counts_match_a_hand_computed_matrix():
     # (true class, predicted class) per sample:
     # (0,0) (0,0) (-2,-3) (3,3) (3,3) (-3,-3) (2,2) (1,1) (-1,-1) (0,-2)
     expected = np.zeros((7, 7), dtype=np.int64)
-    for true, predicted, count in [(0, 0, 2), (-2, -3, 1), (3, 3, 2), (-3, -3, 1), (2, 2, 1), (1, 1, 1),
-                                   (-1, -1, 1), (0, -2, 1)]:
+    for true, predicted, count in [
+        (0, 0, 2),
+        (-2, -3, 1),
+        (3, 3, 2),
+        (-3, -3, 1),
+        (2, 2, 1),
+        (1, 1, 1),
+        (-1, -1, 1),
+        (0, -2, 1),
+    ]:
         expected[true + 3, predicted + 3] = count
     np.testing.assert_array_equal(confusion_counts(preds, labels), expected)
 

@@ -1,7 +1,7 @@
 """Exact resume: checkpoints, a killed `hscl train` carried on to the uninterrupted result, non-finite losses."""
+
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -20,9 +20,15 @@ from hscl.cli import main
 from hscl.config import config_from_dict
 from hscl.errors import ConfigError, HSCLError
 from hscl.model.hscl import HSCL
-from hscl.training import run_dir as layout
-from hscl.training.checkpoint import (Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng,
-                                      save_checkpoint)
+from hscl.training import run_records as layout
+from hscl.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.trainer import NonFiniteLossError, Trainer, resume
 
@@ -39,12 +45,26 @@ def config_values(text_model: Path, epochs: int = EPOCHS, **train: object) -> di
     return {
         "name": "resume",
         "data": {"format": "synthetic", "options": dict(SIZES), "max_text_len": 24},
-        "model": {"text_model": str(text_model), "modalities": "audio+visual",
-                  "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
-                  "visual_encoder": {"n_heads": 2, "ff_dim": 16, "n_layers": 1},
-                  "fusion_heads": 4, "d_prjh": 16},
-        "train": {"epochs": epochs, "batch_size": 16, "eval_batch_size": 16, "lr_main": 1e-3, "lr_bert": 1e-4,
-                  "scheduler_step": 2, "progress": False, "device": "cpu", "seed": 5, **train},
+        "model": {
+            "text_model": str(text_model),
+            "modalities": "audio+visual",
+            "audio_encoder": {"n_heads": 1, "ff_dim": 16, "n_layers": 1},
+            "visual_encoder": {"n_heads": 2, "ff_dim": 16, "n_layers": 1},
+            "fusion_heads": 4,
+            "d_prjh": 16,
+        },
+        "train": {
+            "epochs": epochs,
+            "batch_size": 16,
+            "eval_batch_size": 16,
+            "lr_main": 1e-3,
+            "lr_bert": 1e-4,
+            "scheduler_step": 2,
+            "progress_bar": False,
+            "device": "cpu",
+            "seed": 5,
+            **train,
+        },
     }
 
 
@@ -57,9 +77,12 @@ def epoch_records(run_dir: Path) -> list[dict]:
 def assert_same_run(run: Path, reference: Path) -> None:
     """Same epoch records, selected epoch, test metrics and selected weights as the reference run."""
     assert epoch_records(run) == epoch_records(reference)
-    assert json.loads((run / layout.SELECTION_FILE).read_text()) == \
-        json.loads((reference / layout.SELECTION_FILE).read_text())
-    assert json.loads((run / layout.TEST_FILE).read_text()) == json.loads((reference / layout.TEST_FILE).read_text())
+    assert json.loads((run / layout.SELECTION_FILE).read_text()) == json.loads(
+        (reference / layout.SELECTION_FILE).read_text()
+    )
+    assert json.loads((run / layout.TEST_METRICS_FILE).read_text()) == json.loads(
+        (reference / layout.TEST_METRICS_FILE).read_text()
+    )
     weights = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
     for name, value in HSCL.from_pretrained(reference / layout.MODEL_DIR).state_dict().items():
         torch.testing.assert_close(weights[name], value, rtol=0, atol=0, msg=name)
@@ -74,7 +97,7 @@ def stop_before_checkpoint_of_epoch(trainer: Trainer, epoch: int) -> None:
     save = trainer._save_checkpoint
 
     def save_until() -> None:
-        if trainer.progress.epoch == epoch:
+        if trainer.state.epoch == epoch:
             raise Stop
         save()
 
@@ -100,17 +123,44 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file),
-                                "--out", str(run), "--no-progress"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate()
     assert process.returncode == -signal.SIGKILL, f"the run ended on its own before the kill: {stderr.decode()}"
-    assert not (run / layout.TEST_FILE).exists()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.epoch < EPOCHS
+    assert not (run / layout.TEST_METRICS_FILE).exists()
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch < EPOCHS
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):
+    """SIGINT mid-training: exit 130, one line saying how to resume, no traceback; the resumed run is the same."""
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env["OMP_NUM_THREADS"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate()
+    assert process.returncode == 130, f"the run ended on its own before Ctrl-C: {stderr.decode()}"
+    assert stderr.decode().strip().splitlines() == [f"hscl: interrupted; resume with: hscl train --resume {run}"]
+    assert not list(run.rglob("*.tmp"))
 
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     assert_same_run(run, reference)
@@ -137,15 +187,15 @@ def test_stop_between_checkpoint_and_export_of_an_improving_epoch(config_file, r
     export = trainer._export_best
 
     def export_before(epoch: int) -> None:
-        if trainer.progress.epoch == epoch:
+        if trainer.state.epoch == epoch:
             raise Stop
         export()
 
     trainer._export_best = lambda: export_before(improving[0])
     with pytest.raises(Stop):
         trainer.run()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).progress.best_epoch == improving[0]
-    assert layout.selected_epoch(run) < improving[0]
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.best_epoch == improving[0]
+    assert layout.RunDir(run).selected_epoch() < improving[0]
     resume(run)
     assert_same_run(run, reference)
 
@@ -157,7 +207,7 @@ def test_checkpoints_every_n_epochs_on_improvement_and_at_the_end(tiny_text_mode
     save = trainer._save_checkpoint
 
     def record_and_save() -> None:
-        saved.append(trainer.progress.epoch)
+        saved.append(trainer.state.epoch)
         save()
 
     trainer._save_checkpoint = record_and_save
@@ -165,8 +215,7 @@ def test_checkpoints_every_n_epochs_on_improvement_and_at_the_end(tiny_text_mode
     due = [r["epoch"] for r in epoch_records(run) if r["selected"] or r["epoch"] % 3 == 0 or r["epoch"] == epochs]
     assert saved == due and len(due) < epochs
     with pytest.raises(ConfigError, match="checkpoint_every"):
-        Trainer(dataclasses.replace(trainer.config, train=dataclasses.replace(trainer.config.train, checkpoint_every=0)),
-                tmp_path / "other")
+        trainer.config.train.replace(checkpoint_every=0)
 
 
 def test_non_finite_loss_stops_after_saving_state(tiny_text_model_dir, tmp_path):
@@ -186,13 +235,13 @@ def test_non_finite_loss_stops_after_saving_state(tiny_text_model_dir, tmp_path)
     with pytest.raises(NonFiniteLossError, match="loss term fusion is not finite at epoch 2, step 2"):
         trainer.run()
     state = load_checkpoint(run / layout.CHECKPOINT_FILE)
-    assert state.progress.epoch == 1 and state.progress.best_epoch == 1
+    assert state.state.epoch == 1 and state.state.best_epoch == 1
     assert [r["epoch"] for r in epoch_records(run)] == [1]
     saved = HSCL.from_pretrained(run / layout.MODEL_DIR).state_dict()
     for name, value in state.model.items():
         assert torch.isfinite(value).all(), name
         torch.testing.assert_close(saved[name], value, rtol=0, atol=0)
-    assert layout.selected_epoch(run) == 1
+    assert layout.RunDir(run).selected_epoch() == 1
     assert resume(run).best_epoch >= 1
 
 
@@ -219,8 +268,12 @@ def test_tensorboard_logs_every_epoch_once_across_a_resume(tiny_text_model_dir, 
     events = EventAccumulator(str(run / layout.TENSORBOARD_DIR))
     events.Reload()
     records = epoch_records(run)
-    for tag, section, name in (("train/total", "train", "total"), ("train/fusion", "train", "fusion"),
-                               ("lr/text", "lr", "text"), ("valid/mae", "valid", "mae")):
+    for tag, section, name in (
+        ("train/total", "train", "total"),
+        ("train/fusion", "train", "fusion"),
+        ("lr/text", "lr", "text"),
+        ("valid/mae", "valid", "mae"),
+    ):
         scalars = events.Scalars(tag)
         assert [s.step for s in scalars] == [1, 2], tag
         np.testing.assert_allclose([s.value for s in scalars], [r[section][name] for r in records], rtol=1e-6)
@@ -246,12 +299,17 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     state = capture_rng(generator)
 
     def draws() -> tuple:
-        return (random.random(), float(np.random.standard_normal()), torch.rand(3).tolist(),
-                torch.randperm(10, generator=generator).tolist())
+        return (
+            random.random(),
+            float(np.random.standard_normal()),
+            torch.rand(3).tolist(),
+            torch.randperm(10, generator=generator).tolist(),
+        )
 
     path = tmp_path / layout.CHECKPOINT_FILE
-    progress = Progress(epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")},
-                        since_best=1)
+    progress = TrainingState(
+        epoch=3, best_epoch=2, best_value=0.5, best_valid={"mae": 0.5, "corr": float("nan")}, since_best=1
+    )
     save_checkpoint(path, Checkpoint(model.state_dict(), optimizer.state_dict(), None, progress, [state]))
     expected = draws()
     assert not path.with_name(path.name + ".tmp").exists()
@@ -259,8 +317,8 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     loaded = load_checkpoint(path)
     restore_rng(loaded.rng[0], generator)
     assert draws() == expected
-    assert loaded.progress.epoch == 3 and loaded.progress.best_valid["mae"] == 0.5
-    assert np.isnan(loaded.progress.best_valid["corr"])
+    assert loaded.state.epoch == 3 and loaded.state.best_valid["mae"] == 0.5
+    assert np.isnan(loaded.state.best_valid["corr"])
     fresh = torch.optim.Adam(model.parameters())
     fresh.load_state_dict(loaded.optimizer)
     torch.testing.assert_close(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
@@ -276,10 +334,10 @@ def test_unreadable_or_missing_checkpoint_is_one_clear_error(tmp_path):
 
 def test_keep_epochs_drops_records_past_the_checkpoint(tmp_path):
     (tmp_path / layout.EPOCHS_FILE).write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n{"epo')
-    layout.keep_epochs(tmp_path, 2)
+    layout.RunDir(tmp_path).keep_epochs(2)
     assert (tmp_path / layout.EPOCHS_FILE).read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
     with pytest.raises(HSCLError, match="checkpoint is at epoch 3"):
-        layout.keep_epochs(tmp_path, 3)
+        layout.RunDir(tmp_path).keep_epochs(3)
 
 
 def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path):

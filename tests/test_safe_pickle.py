@@ -1,4 +1,5 @@
 """The restricted unpickler: everything the dataset pickles need loads; nothing else runs."""
+
 from __future__ import annotations
 
 import builtins
@@ -7,6 +8,7 @@ import importlib
 import os
 import pickle
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +77,9 @@ def test_reads_numpy1_spelling_of_numpy_globals(tmp_path: Path) -> None:
 def test_hostile_pickle_runs_nothing_and_names_file_and_global(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     for protocol in PROTOCOLS:
-        path = write_pickle(tmp_path / f"evil{protocol}.pkl", {"train": Reduce(os.system, f"touch {marker}")}, protocol=protocol)
+        path = write_pickle(
+            tmp_path / f"evil{protocol}.pkl", {"train": Reduce(os.system, f"touch {marker}")}, protocol=protocol
+        )
         with pytest.raises(DataError) as caught:
             load_pickle(path)
         message = str(caught.value)
@@ -125,14 +129,22 @@ def test_hostile_object_inside_object_array_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("numpy", "load"), ("numpy", "testing.assert_equal"), ("builtins", "getattr"), ("numpy", "core.multiarray._reconstruct"), ("os", "system")],
+    [
+        ("numpy", "load"),
+        ("numpy", "testing.assert_equal"),
+        ("builtins", "getattr"),
+        ("numpy", "core.multiarray._reconstruct"),
+        ("os", "system"),
+    ],
 )
 def test_refuses_raw_stack_global_including_dotted_names(tmp_path: Path, module: str, name: str) -> None:
     def short_unicode(text: str) -> bytes:
         return b"\x8c" + bytes([len(text)]) + text.encode()
 
     path = tmp_path / "raw.pkl"
-    path.write_bytes(b"\x80\x04" + short_unicode(module) + short_unicode(name) + b"\x93.")  # PROTO 4, STACK_GLOBAL, STOP
+    path.write_bytes(
+        b"\x80\x04" + short_unicode(module) + short_unicode(name) + b"\x93."
+    )  # PROTO 4, STACK_GLOBAL, STOP
     with pytest.raises(DataError, match=f"forbidden global {module}.{name}"):
         load_pickle(path)
 
@@ -168,4 +180,60 @@ def test_persistent_ids_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "persistent.pkl"
     path.write_bytes(b"\x80\x04\x8c\x03abc\x94Q.")  # PROTO 4, a string, BINPERSID, STOP
     with pytest.raises(DataError, match="not a readable pickle"):
+        load_pickle(path)
+
+
+def shared_tree(levels: int) -> list:
+    """A binary list tree with 2**levels leaves in which both children of a node are one object."""
+    tree: object = "leaf"
+    for _ in range(levels):
+        tree = [tree, tree]
+    return tree  # type: ignore[return-value]
+
+
+def test_shared_reference_bomb_fails_fast_in_little_memory(tmp_path: Path) -> None:
+    """Pickles under 1 KB whose id field expands to 2**30 or 2**40 leaves are refused before anything
+    expands them (the deeper one by its nesting)."""
+    for levels, problem in ((30, "expands to more than 50,000,000 elements"), (40, "nested deeper than 32")):
+        path = write_pickle(tmp_path / "bomb.pkl", {"train": {"id": shared_tree(levels)}})
+        assert path.stat().st_size < 1024
+        tracemalloc.start()
+        with pytest.raises(DataError, match=rf"bomb\.pkl: (containers )?{problem}"):
+            load_pickle(path)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 5 * 2**20
+
+
+def test_expansion_bound_counts_every_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tree of 2**k leaves has 2**(k+1) - 1 elements: 511 pass a bound of 1000, 1023 do not."""
+    monkeypatch.setattr("hscl.data.safe_pickle.MAX_EXPANDED_ELEMENTS", 1000)
+    assert load_pickle(write_pickle(tmp_path / "ok.pkl", shared_tree(8))) == shared_tree(8)
+    with pytest.raises(DataError, match="expands to more than 1,000 elements"):
+        load_pickle(write_pickle(tmp_path / "big.pkl", shared_tree(9)))
+    objects = np.empty(2, dtype=object)
+    objects[0] = objects[1] = shared_tree(9)  # object arrays are walked too
+    with pytest.raises(DataError, match="expands to more than 1,000 elements"):
+        load_pickle(write_pickle(tmp_path / "array.pkl", {"id": objects}))
+
+
+def test_deep_nesting_and_cycles_are_refused(tmp_path: Path) -> None:
+    depth = 100_000  # pickle.dumps cannot write this; the opcodes can: EMPTY_LIST x depth, APPEND x (depth - 1)
+    deep = tmp_path / "deep.pkl"
+    deep.write_bytes(b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b".")
+    with pytest.raises(DataError, match=r"deep\.pkl: containers nested deeper than 32 levels"):
+        load_pickle(deep)
+    load_pickle(write_pickle(tmp_path / "ok.pkl", [[[[[[[[1]]]]]]]]))
+    cycle: list = [1]
+    cycle.append(cycle)
+    with pytest.raises(DataError, match=r"cycle\.pkl: a container holds itself"):
+        load_pickle(write_pickle(tmp_path / "cycle.pkl", {"id": cycle}))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_bytes_from_a_size_is_refused(tmp_path: Path, protocol: int, kind: type) -> None:
+    """`bytes(2**40)` is a 20-byte pickle that would allocate a terabyte."""
+    path = write_pickle(tmp_path / "alloc.pkl", {"id": Reduce(kind, 2**40)}, protocol=protocol)
+    with pytest.raises(DataError, match=rf"alloc\.pkl: refused {kind.__name__}\(1099511627776\)"):
         load_pickle(path)

@@ -1,4 +1,5 @@
 """Benchmark suites: resumable runs, the results table, the paired comparison."""
+
 from __future__ import annotations
 
 import json
@@ -8,24 +9,42 @@ import pickle
 import numpy as np
 import pytest
 
-from hscl.errors import ConfigError, DataError, HSCLError
-from hscl.config import load_config
 from hscl.benchmark.page import paired_comparison, results_table, write_results_page
 from hscl.benchmark.runner import RowResult, collect_row, run_key_dir, run_suite
 from hscl.benchmark.suites import Row, Suite, suite_by_name
-from hscl.training import run_dir as layout
+from hscl.config import load_config
+from hscl.errors import ConfigError, DataError, HSCLError
+from hscl.training import run_records as layout
 
 
 def tiny_overrides(text_model) -> list[str]:
-    return [f"model.text_model={text_model}", "model.fusion_heads=4", "model.d_prjh=16",
-            "data.options.n_train=32", "data.options.n_valid=16", "data.options.n_test=16",
-            "data.options.max_audio_len=8", "data.options.max_visual_len=8", "data.max_text_len=24",
-            "train.epochs=1", "train.batch_size=16", "train.device=cpu"]
+    return [
+        f"model.text_model={text_model}",
+        "model.fusion_heads=4",
+        "model.d_prjh=16",
+        "data.options.n_train=32",
+        "data.options.n_valid=16",
+        "data.options.n_test=16",
+        "data.options.max_audio_len=8",
+        "data.options.max_visual_len=8",
+        "data.max_text_len=24",
+        "train.epochs=1",
+        "train.batch_size=16",
+        "train.device=cpu",
+    ]
 
 
-TINY_SUITE = Suite(name="tiny", preset="demo", seeds=(1, 2), comparisons=(("full", "text"),), report_row="full",
-                   rows=(Row("text", "text only", ("model.modalities=text",)),
-                         Row("full", "text + audio", ("model.modalities=audio",))))
+TINY_SUITE = Suite(
+    name="tiny",
+    preset="demo",
+    seeds=(1, 2),
+    comparisons=(("full", "text"),),
+    report_row="full",
+    rows=(
+        Row("text", "text only", ("model.modalities=text",)),
+        Row("full", "text + audio", ("model.modalities=audio",)),
+    ),
+)
 
 
 def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
@@ -35,12 +54,12 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     assert all(len(r.metrics) == 2 for r in results)
     for row in TINY_SUITE.rows:
         for seed in TINY_SUITE.seeds:
-            assert (run_key_dir(tmp_path, row, seed) / layout.TEST_FILE).is_file()
+            assert (run_key_dir(tmp_path, row, seed) / layout.TEST_METRICS_FILE).is_file()
 
-    finished = run_key_dir(tmp_path, TINY_SUITE.rows[0], 1) / layout.TEST_FILE
+    finished = run_key_dir(tmp_path, TINY_SUITE.rows[0], 1) / layout.TEST_METRICS_FILE
     stamp = finished.stat().st_mtime_ns
     partial = run_key_dir(tmp_path, TINY_SUITE.rows[1], 2)
-    (partial / layout.TEST_FILE).unlink()  # as if killed before the end
+    (partial / layout.TEST_METRICS_FILE).unlink()  # as if killed before the end
     messages.clear()
     again = run_suite(TINY_SUITE, tmp_path, extra=tiny_overrides(tiny_text_model_dir), log=messages.append)
     assert finished.stat().st_mtime_ns == stamp
@@ -50,14 +69,16 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     page = write_results_page(TINY_SUITE, again, tmp_path / "page.md", "hscl benchmark --suite tiny")
     text = page.read_text()
     assert "| text only | 2 |" in text and "| text + audio | 2 |" in text
-    selected = [layout.read_json(run_key_dir(tmp_path, TINY_SUITE.rows[1], seed) / layout.SELECTION_FILE)
-                for seed in TINY_SUITE.seeds]
-    assert again[1].selection_values == [s["valid"]["mae"] for s in selected]
+    selected = [
+        layout.RunDir(run_key_dir(tmp_path, TINY_SUITE.rows[1], seed)).read_selection() for seed in TINY_SUITE.seeds
+    ]
+    assert again[1].selection_values == [s.valid["mae"] for s in selected]
     assert "valid (selection)" in text
     assert "`full` minus `text`" in text and "Runs trained on: " in text and "no GPU" in text
     assert "at a time" not in text  # one run at a time: the summed wall time is the elapsed time
     assert collect_row(tmp_path, TINY_SUITE.rows[0], [2]).metrics == [
-        layout.read_json(run_key_dir(tmp_path, TINY_SUITE.rows[0], 2) / layout.TEST_FILE)]
+        layout.RunDir(run_key_dir(tmp_path, TINY_SUITE.rows[0], 2)).read_test_metrics()
+    ]
     assert not (partial / layout.CHECKPOINT_FILE).exists()  # a finished run keeps no resume state
 
 
@@ -78,7 +99,12 @@ def test_parallel_suite_matches_the_sequential_one(tiny_text_model_dir, tmp_path
 
 def test_parallel_suite_stops_at_the_first_failure_and_names_it(tiny_text_model_dir, tmp_path):
     missing = tmp_path / "no-such-data"
-    overrides = [*tiny_overrides(tiny_text_model_dir), "data.format=utterance", f"data.path={missing}"]
+    overrides = [
+        *tiny_overrides(tiny_text_model_dir),
+        "data.format=utterance",
+        "data.options={}",
+        f"data.path={missing}",
+    ]
     messages: list[str] = []
     with pytest.raises(HSCLError, match=r"suite run \[\w+ seed \d\] failed: .*no-such-data.*run the suite again"):
         run_suite(TINY_SUITE, tmp_path / "runs", extra=overrides, jobs=2, log=messages.append)
@@ -94,8 +120,10 @@ def test_data_errors_survive_the_trip_from_a_worker_process():
 
 
 def fake_row(key: str, maes: list[float]) -> RowResult:
-    metrics = [{k: 0.5 for k in ("corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")}
-               | {"mae": m} for m in maes]
+    metrics = [
+        {k: 0.5 for k in ("corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")} | {"mae": m}
+        for m in maes
+    ]
     return RowResult(Row(key, key), list(range(len(maes))), metrics, [60.0] * len(maes), [1] * len(maes))
 
 
@@ -105,6 +133,7 @@ def test_paired_comparison_matches_a_hand_computed_t_test():
     diffs = np.subtract(reference, baseline)
     t = diffs.mean() / (diffs.std(ddof=1) / math.sqrt(len(diffs)))
     from scipy import stats
+
     expected_p = 2 * stats.t.sf(abs(t), df=len(diffs) - 1)
     assert comparison["mae"]["mean_diff"] == pytest.approx(diffs.mean())
     assert comparison["mae"]["p_value"] == pytest.approx(expected_p)
@@ -152,6 +181,6 @@ def test_benchmark_command_writes_the_quick_page_and_its_json(tiny_text_model_di
     for key in ("text", "full"):
         row = summary["rows"][key]
         run_dir = tmp_path / "runs" / "benchmark-tiny-quick" / key / "seed_1"
-        assert row["seeds"] == [1] and row["per_seed"] == [layout.read_json(run_dir / layout.TEST_FILE)]
+        assert row["seeds"] == [1] and row["per_seed"] == [json.loads((run_dir / layout.TEST_METRICS_FILE).read_text())]
         assert row["mean_std"]["mae"]["mean"] == row["per_seed"][0]["mae"]
     assert "Generated by `hscl benchmark --suite tiny --quick --set model.text_model=" in page.read_text()

@@ -1,4 +1,5 @@
 """The synthetic generator: determinism, shapes, the label grid, varied lengths, and learnable structure."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,10 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
+from hscl.config import SyntheticConfig
 from hscl.data.loading import load_dataset
 from hscl.data.readers import synthetic
-from hscl.data.readers.synthetic import SyntheticConfig, round_to_grid
+from hscl.data.readers.synthetic import round_to_grid
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import ConfigError
 
@@ -106,7 +108,7 @@ def test_text_uses_the_lexicon(default: MSADataset) -> None:
 
 
 def test_positive_words_follow_positive_labels_without_misleading() -> None:
-    ds = synthetic.read(seed=2, misleading_fraction=0.0, text_noise=0.0, n_train=400, n_valid=1, n_test=1)
+    ds = synthetic.read(seed=2, misleading_fraction=0.0, text_noise=0.0, n_train=400, n_valid=2, n_test=2)
     positive = set(synthetic.POSITIVE_ADJECTIVES)
     negative = set(synthetic.NEGATIVE_ADJECTIVES)
     for text, label in zip(ds["train"].texts, ds["train"].labels):
@@ -130,7 +132,14 @@ def test_validates_through_load_dataset() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"n_train": 0}, {"audio_dim": 0}, {"max_visual_len": 0}, {"misleading_fraction": 1.5}, {"noise": -1.0}, {"colour": "red"}],
+    [
+        {"n_train": 0},
+        {"audio_dim": 0},
+        {"max_visual_len": 0},
+        {"misleading_fraction": 1.5},
+        {"noise": -1.0},
+        {"colour": "red"},
+    ],
 )
 def test_bad_options(options: dict) -> None:
     with pytest.raises(ConfigError):

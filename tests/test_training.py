@@ -1,20 +1,19 @@
 """End to end: train a tiny config, reload it, evaluate, predict; selection never sees test."""
+
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from hscl.cli import main
-from hscl.config import DataConfig, RunConfig, TrainConfig
+from hscl.config import DataConfig, HSCLConfig, LossConfig, RunConfig, SequenceEncoderConfig, TrainConfig
 from hscl.data.loading import load_dataset
-from hscl.losses import LossConfig
-from hscl.model.hscl import HSCLConfig, SequenceEncoderConfig
-from hscl.training import run_dir as layout
+from hscl.training import run_records as layout
 from hscl.training.inference import Predictor, evaluate_run, predict_run
+from hscl.training.mean_std import MeanStd
 from hscl.training.seeds import summary_markdown, train_seeds
 from hscl.training.trainer import is_better, train
 
@@ -26,13 +25,26 @@ def tiny_config(text_model, modalities: str = "audio+visual", epochs: int = 2) -
     return RunConfig(
         name="tiny",
         data=DataConfig(format="synthetic", options=dict(SIZES), max_text_len=24),
-        model=HSCLConfig(text_model=str(text_model), modalities=modalities,
-                         audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=1),
-                         visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, n_layers=1),
-                         fusion_heads=4, d_prjh=16),
+        model=HSCLConfig(
+            text_model=str(text_model),
+            modalities=modalities,
+            audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=1),
+            visual_encoder=SequenceEncoderConfig(n_heads=2, ff_dim=16, n_layers=1),
+            fusion_heads=4,
+            d_prjh=16,
+        ),
         loss=LossConfig(),
-        train=TrainConfig(epochs=epochs, batch_size=16, eval_batch_size=16, lr_main=1e-3, lr_bert=1e-4,
-                          scheduler_step=1, progress=False, device="cpu", seed=5),
+        train=TrainConfig(
+            epochs=epochs,
+            batch_size=16,
+            eval_batch_size=16,
+            lr_main=1e-3,
+            lr_bert=1e-4,
+            scheduler_step=1,
+            progress_bar=False,
+            device="cpu",
+            seed=5,
+        ),
     )
 
 
@@ -45,7 +57,7 @@ def trained(tiny_text_model_dir, tmp_path_factory):
 
 def test_run_directory_is_complete(trained):
     run = trained.run_dir
-    for name in (layout.CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE, layout.TEST_FILE):
+    for name in (layout.RUN_CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE, layout.TEST_METRICS_FILE):
         assert (run / name).is_file(), name
     assert (run / layout.MODEL_DIR / "model.safetensors").is_file()
     epochs = [json.loads(line) for line in (run / layout.EPOCHS_FILE).read_text().splitlines()]
@@ -58,7 +70,7 @@ def test_run_directory_is_complete(trained):
 
 
 def test_evaluate_reproduces_saved_test_metrics_exactly(trained):
-    saved = json.loads((trained.run_dir / layout.TEST_FILE).read_text())
+    saved = json.loads((trained.run_dir / layout.TEST_METRICS_FILE).read_text())
     again = evaluate_run(trained.run_dir, split="test", device="cpu")
     assert again == saved
 
@@ -122,8 +134,8 @@ def test_multi_seed_summary(tiny_text_model_dir, tmp_path):
     assert summary["test"]["mae"]["mean"] == pytest.approx(np.mean(maes))
     assert summary["test"]["mae"]["std"] == pytest.approx(np.std(maes, ddof=1))
     assert "± " in (tmp_path / layout.SUMMARY_MD).read_text()
-    single = summary_markdown("one", [1], {"mae": {"mean": 0.8, "std": 0.0, "n": 1}})
-    assert "| one | 1 | 0.8000 |" in single and "±" not in single
+    single = summary_markdown("one", [1], {"mae": MeanStd(0.8, 0.0, 1)})
+    assert "| one | 1 | 0.800 |" in single and "±" not in single
 
 
 def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, monkeypatch):
@@ -133,18 +145,21 @@ def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, mon
     from hscl.training.trainer import Trainer
 
     base = tiny_config(tiny_text_model_dir, "audio", epochs=1)
-    base = dataclasses.replace(base, loss=LossConfig(unimodal=False, fusion=False),
-                               data=dataclasses.replace(base.data, options={**SIZES, "n_train": 16}))
+    base = base.replace(
+        loss=LossConfig(unimodal=False, fusion=False), data=base.data.replace(options={**SIZES, "n_train": 16})
+    )
     grads = {}
     for accum, batch_size in ((1, 16), (2, 8)):
-        config = dataclasses.replace(base, train=dataclasses.replace(
-            base.train, grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
+        config = base.replace(train=base.train.replace(grad_accum=accum, batch_size=batch_size, grad_clip=0.0))
         trainer = Trainer(config, tmp_path / f"accum{accum}")
         trainer.model.eval()
-        monkeypatch.setattr(trainer.model, "train", lambda mode=True: trainer.model)
+        monkeypatch.setattr(trainer.model, "train", lambda mode=True, model=trainer.model: model)
         steps = []
-        monkeypatch.setattr(trainer.optimizer, "step", lambda: steps.append(torch.cat(
-            [p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])))
+
+        def record_step(steps=steps, model=trainer.model) -> None:
+            steps.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+
+        monkeypatch.setattr(trainer.optimizer, "step", record_step)
         trainer.train_epoch(1)
         assert len(steps) == 1
         grads[accum] = steps[0]

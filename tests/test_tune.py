@@ -1,4 +1,5 @@
 """`hscl tune`: search spaces, the study (resume, workers, failures, kills), validation only, outputs, test once."""
+
 from __future__ import annotations
 
 import csv
@@ -16,9 +17,10 @@ import pytest
 
 from hscl.cli import main
 from hscl.config import load_config
+from hscl.data.loading import load_data
 from hscl.errors import ConfigError
-from hscl.training import run_dir as layout
-from hscl.training.trainer import load_data
+from hscl.training import run_records as layout
+from hscl.training.run_records import RunDir
 from hscl.tune.outputs import write_outputs
 from hscl.tune.space import read_space, shipped_spaces
 from hscl.tune.study import TuneSettings, run_study, validated
@@ -35,17 +37,33 @@ params:
 
 
 def tiny_overrides(text_model) -> tuple[str, ...]:
-    return (f"model.text_model={text_model}", "model.modalities=audio", "model.fusion_heads=4", "data.options.n_train=32",
-            "data.options.n_valid=16", "data.options.n_test=16", "data.options.max_audio_len=8",
-            "data.options.max_visual_len=8", "data.max_text_len=24", "train.batch_size=16", "train.device=cpu")
+    return (
+        f"model.text_model={text_model}",
+        "model.modalities=audio",
+        "model.fusion_heads=4",
+        "data.options.n_train=32",
+        "data.options.n_valid=16",
+        "data.options.n_test=16",
+        "data.options.max_audio_len=8",
+        "data.options.max_visual_len=8",
+        "data.max_text_len=24",
+        "train.batch_size=16",
+        "train.device=cpu",
+    )
 
 
 @pytest.fixture
 def settings(tiny_text_model_dir, tmp_path) -> TuneSettings:
     space_file = tmp_path / "space.yaml"
     space_file.write_text(SPACE)
-    return TuneSettings(space=read_space(space_file), out=tmp_path / "study", trials=2, preset="demo",
-                        overrides=tiny_overrides(tiny_text_model_dir), heartbeat=1)
+    return TuneSettings(
+        space=read_space(space_file),
+        out=tmp_path / "study",
+        trials=2,
+        preset="demo",
+        overrides=tiny_overrides(tiny_text_model_dir),
+        heartbeat=1,
+    )
 
 
 def trial_rows(study) -> list[tuple]:
@@ -63,22 +81,39 @@ def write_space(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("text, message", [
-    ("params: [1, 2", "invalid YAML"),
-    ("description: no params\n", "non-empty `params` mapping"),
-    ("params:\n  train.lr_main: {type: gaussian, low: 1, high: 2}\n", "type one of float, int, categorical"),
-    ("params:\n  train.lr_main: {type: float, low: 1.0e-2, high: 1.0e-3}\n", "low must be below high; got low=0.01"),
-    ("params:\n  train.lr_main: {type: float, low: 0, high: 1.0e-3, log: true}\n", "a log scale needs low > 0; got low=0"),
-    ("params:\n  train.epochs: {type: int, low: 1.5, high: 4}\n", "low must be an integer; got 1.5"),
-    ("params:\n  train.epochs: {type: int, low: true, high: 4}\n", "low must be an integer; got True"),
-    ("params:\n  train.lr_main: {type: float, low: .nan, high: 1}\n", "low must be a finite number; got nan"),
-    ("params:\n  model.d_prjh: {type: categorical, choices: []}\n", "choices must be a non-empty list; got []"),
-    ("params:\n  model.d_prjh: {type: categorical, choices: [8, 8]}\n", "choices must be distinct"),
-    ("params:\n  model.d_prjh: {type: categorical, choices: [8], low: 1}\n", "unknown key(s) ['low'] for type categorical"),
-    ("params:\n  train.lr_main: {type: float, low: 1.0e-4, high: 1.0e-2, log: true, step: 0.001}\n",
-     "step and log cannot be combined"),
-    ("params:\n  train.lr_main: {type: float, low: 1e-4, high: small}\n", "high must be a finite number; got 'small'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("params: [1, 2", "invalid YAML"),
+        ("description: no params\n", "non-empty `params` mapping"),
+        ("params:\n  train.lr_main: {type: gaussian, low: 1, high: 2}\n", "type one of float, int, categorical"),
+        (
+            "params:\n  train.lr_main: {type: float, low: 1.0e-2, high: 1.0e-3}\n",
+            "low must be below high; got low=0.01",
+        ),
+        (
+            "params:\n  train.lr_main: {type: float, low: 0, high: 1.0e-3, log: true}\n",
+            "a log scale needs low > 0; got low=0",
+        ),
+        ("params:\n  train.epochs: {type: int, low: 1.5, high: 4}\n", "low must be an integer; got 1.5"),
+        ("params:\n  train.epochs: {type: int, low: true, high: 4}\n", "low must be an integer; got True"),
+        ("params:\n  train.lr_main: {type: float, low: .nan, high: 1}\n", "low must be a finite number; got nan"),
+        ("params:\n  model.d_prjh: {type: categorical, choices: []}\n", "choices must be a non-empty list; got []"),
+        ("params:\n  model.d_prjh: {type: categorical, choices: [8, 8]}\n", "choices must be distinct"),
+        (
+            "params:\n  model.d_prjh: {type: categorical, choices: [8], low: 1}\n",
+            "unknown key(s) ['low'] for type categorical",
+        ),
+        (
+            "params:\n  train.lr_main: {type: float, low: 1.0e-4, high: 1.0e-2, log: true, step: 0.001}\n",
+            "step and log cannot be combined",
+        ),
+        (
+            "params:\n  train.lr_main: {type: float, low: 1e-4, high: small}\n",
+            "high must be a finite number; got 'small'",
+        ),
+    ],
+)
 def test_malformed_space_files_are_refused_in_one_line(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
         read_space(write_space(tmp_path, text))
@@ -86,13 +121,19 @@ def test_malformed_space_files_are_refused_in_one_line(tmp_path, text, message):
     assert str(caught.value).startswith(str(tmp_path / "bad.yaml"))
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("train.lr_mian: {type: float, low: 1.0e-4, high: 1.0e-2}", "train.lr_mian=0.0001 does not make a valid config"),
-    ("train.epochs: {type: float, low: 1, high: 3}", "train.epochs=1.0 does not make a valid config"),
-    ("model.d_prjh: {type: categorical, choices: [16, 0]}", "model.d_prjh=0 does not make a valid config"),
-    ("model.dropout_prj: {type: float, low: 0.1, high: 1.5}", "model.dropout_prj=1.5 does not make a valid config"),
-    ("train: {type: categorical, choices: [1]}", "train=1 does not make a valid config"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (
+            "train.lr_mian: {type: float, low: 1.0e-4, high: 1.0e-2}",
+            "train.lr_mian=0.0001 does not make a valid config",
+        ),
+        ("train.epochs: {type: float, low: 1, high: 3}", "train.epochs=1.0 does not make a valid config"),
+        ("model.d_prjh: {type: categorical, choices: [16, 0]}", "model.d_prjh=0 does not make a valid config"),
+        ("model.dropout_prj: {type: float, low: 0.1, high: 1.5}", "model.dropout_prj=1.5 does not make a valid config"),
+        ("train: {type: categorical, choices: [1]}", "train=1 does not make a valid config"),
+    ],
+)
 def test_space_paths_and_bounds_are_checked_against_the_config_before_anything_runs(settings, tmp_path, entry, message):
     bad = dataclasses.replace(settings, space=read_space(write_space(tmp_path, f"params:\n  {entry}\n")))
     with pytest.raises(ConfigError) as caught:
@@ -101,17 +142,26 @@ def test_space_paths_and_bounds_are_checked_against_the_config_before_anything_r
     assert not settings.out.exists()  # nothing written
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"trials": 0}, "--trials must be an integer of at least 1; got 0"),
-    ({"jobs": 0}, "--jobs must be an integer of at least 1; got 0"),
-    ({"timeout": -5.0}, "--timeout must be a positive number of seconds; got -5.0"),
-    ({"pruner": "mean"}, "--pruner 'mean': expected one of median, hyperband, none"),
-    ({"storage": "nonsense"}, "--storage 'nonsense': ArgumentError"),
-    ({"storage": "postgresql://user@localhost/db"}, "--storage 'postgresql://user@localhost/db': ModuleNotFoundError"),
-    ({"storage": "sqlite:////no/such/dir/study.db"}, "the folder '/no/such/dir' does not exist"),
-    ({"storage": "journal:/no/such/dir/study.log"}, "the journal file's folder '/no/such/dir' does not exist"),
-    ({"overrides": ("train.select_metric=loss",)}, "train.select_metric='loss': the study needs one of mae, corr"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"trials": 0}, "--trials must be an integer of at least 1; got 0"),
+        ({"jobs": 0}, "--jobs must be an integer of at least 1; got 0"),
+        ({"timeout": -5.0}, "--timeout must be a positive number of seconds; got -5.0"),
+        ({"pruner": "mean"}, "--pruner 'mean': expected one of median, hyperband, none"),
+        ({"storage": "nonsense"}, "--storage 'nonsense': ArgumentError"),
+        (
+            {"storage": "postgresql://user@localhost/db"},
+            "--storage 'postgresql://user@localhost/db': ModuleNotFoundError",
+        ),
+        ({"storage": "sqlite:////no/such/dir/study.db"}, "the folder '/no/such/dir' does not exist"),
+        ({"storage": "journal:/no/such/dir/study.log"}, "the journal file's folder '/no/such/dir' does not exist"),
+        (
+            {"overrides": ("train.select_metric=loss",)},
+            "train.select_metric: 'loss' is not allowed: input should be 'mae', 'corr'",
+        ),
+    ],
+)
 def test_bad_study_settings_are_refused_before_anything_is_written(settings, change, message):
     with pytest.raises(ConfigError) as caught:
         run_study(dataclasses.replace(settings, **change))
@@ -120,8 +170,22 @@ def test_bad_study_settings_are_refused_before_anything_is_written(settings, cha
 
 
 def test_the_cli_prints_one_line_and_exits_2_for_a_bad_space(tmp_path, capsys):
-    assert main(["tune", "--preset", "demo", "--space", str(tmp_path / "missing.yaml"), "--trials", "2",
-                 "--out", str(tmp_path / "study")]) == 2
+    assert (
+        main(
+            [
+                "tune",
+                "--preset",
+                "demo",
+                "--space",
+                str(tmp_path / "missing.yaml"),
+                "--trials",
+                "2",
+                "--out",
+                str(tmp_path / "study"),
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith("hscl: error: ") and error.count("\n") == 1 and "missing.yaml: no such space file" in error
     assert not (tmp_path / "study").exists()
@@ -133,8 +197,17 @@ def test_shipped_spaces_are_valid_for_their_presets():
 
     for name in shipped_spaces():
         space = read_space(name)
-        assert {"train.lr_main", "train.lr_bert", "loss.w1", "loss.w2", "loss.alpha", "loss.temperature",
-                "model.dropout_prj", "model.d_prjh", "train.epochs"} <= {p.path for p in space.params}
+        assert {
+            "train.lr_main",
+            "train.lr_bert",
+            "loss.w1",
+            "loss.w2",
+            "loss.alpha",
+            "loss.temperature",
+            "model.dropout_prj",
+            "model.d_prjh",
+            "train.epochs",
+        } <= {p.path for p in space.params}
         check_space(space, name, None, [])
 
 
@@ -147,18 +220,28 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
 
     outputs = write_outputs(study, settings)
     rows = read_rows(outputs["trials"])
-    assert [int(r["number"]) for r in rows] == [0, 1, 2]
-    assert rows[0]["train.lr_main"] == repr(study.trials[0].params["train.lr_main"])
+    assert [int(r["number"]) for r in rows] == [0, 1, 2] and rows[0]["train.lr_main"] == repr(
+        study.trials[0].params["train.lr_main"]
+    )
     best = study.best_trial
     assert load_config(path=outputs["best"]) == settings.config_for(best.params)
-    saved = layout.load_run_config(settings.out / "trials" / f"{best.number:04d}")
+    saved = RunDir(settings.out / "trials" / f"{best.number:04d}").read_config()
     assert saved.train.lr_main == best.params["train.lr_main"] and saved.model.d_prjh == best.params["model.d_prjh"]
-    assert {p.name for p in outputs["pictures"]} == {"history.png", "epochs.png", "parallel.png", "slice.png",
-                                                     "importance.png"}
+    assert {p.name for p in outputs["pictures"]} == {
+        "history.png",
+        "epochs.png",
+        "parallel.png",
+        "slice.png",
+        "importance.png",
+    }
     for trial in study.trials:  # validation only: no trial scored or even projected test, and none kept its model
         run_dir = settings.out / "trials" / f"{trial.number:04d}"
-        assert sorted(p.name for p in run_dir.iterdir()) == [layout.CONFIG_FILE, layout.EPOCHS_FILE, layout.SELECTION_FILE]
-        assert trial.value == layout.read_json(run_dir / layout.SELECTION_FILE)["valid"]["mae"]
+        assert sorted(p.name for p in run_dir.iterdir()) == [
+            layout.RUN_CONFIG_FILE,
+            layout.EPOCHS_FILE,
+            layout.SELECTION_FILE,
+        ]
+        assert trial.value == RunDir(run_dir).read_selection().valid["mae"]
 
     other = dataclasses.replace(settings, overrides=(*settings.overrides, "loss.w2=0.5"))
     with pytest.raises(ConfigError, match="was created with a different base; give a new --out or --study-name"):
@@ -166,18 +249,28 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
 
 
 def test_nan_test_labels_change_nothing_about_the_study(settings, tmp_path):
-    dataset = load_data(settings.base_config())
-    poisoned = dataclasses.replace(dataset, splits={
-        **dataset.splits, "test": dataclasses.replace(dataset.splits["test"],
-                                                      labels=np.full_like(dataset.splits["test"].labels, np.nan))})
+    dataset = load_data(settings.base_config().data)
+    poisoned = dataclasses.replace(
+        dataset,
+        splits={
+            **dataset.splits,
+            "test": dataclasses.replace(
+                dataset.splits["test"], labels=np.full_like(dataset.splits["test"].labels, np.nan)
+            ),
+        },
+    )
     clean = run_study(dataclasses.replace(settings, out=tmp_path / "clean"), dataset=dataset)
     nan = run_study(dataclasses.replace(settings, out=tmp_path / "nan"), dataset=poisoned)
     assert trial_rows(nan) == trial_rows(clean) and nan.best_trial.params == clean.best_trial.params
-    assert not list((tmp_path / "nan").rglob(layout.TEST_FILE)) and not list((tmp_path / "nan").rglob("projections*"))
+    assert not list((tmp_path / "nan").rglob(layout.TEST_METRICS_FILE)) and not list(
+        (tmp_path / "nan").rglob("projections*")
+    )
 
 
 def test_a_trial_that_raises_is_recorded_with_its_reason_and_the_study_goes_on(settings, tmp_path):
-    space = read_space(write_space(tmp_path, "params:\n  train.lr_main: {type: categorical, choices: [1.0e-3, 1.0e40]}\n"))
+    space = read_space(
+        write_space(tmp_path, "params:\n  train.lr_main: {type: categorical, choices: [1.0e-3, 1.0e40]}\n")
+    )
     study = run_study(dataclasses.replace(settings, space=space, trials=4, pruner="none"))
     states = {t.params["train.lr_main"]: t.state.name for t in study.trials}
     assert states == {1e-3: "COMPLETE", 1e40: "FAIL"}  # both choices drawn; every 1e40 trial failed
@@ -220,15 +313,29 @@ def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings
     assert [int(d.name) for d in run_dirs] == numbers  # one run directory per trial, no trial run twice
     for trial, run_dir in zip(study.trials, run_dirs):
         assert trial.user_attrs["run_dir"].endswith(str(run_dir))
-        saved = layout.load_run_config(run_dir)
+        saved = RunDir(run_dir).read_config()
         assert (saved.train.lr_main, saved.loss.w1) == (trial.params["train.lr_main"], trial.params["loss.w1"])
 
 
 def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings):
     settings = dataclasses.replace(settings, overrides=(*settings.overrides, "train.epochs=2"))
-    command = [sys.executable, "-m", "hscl.cli", "tune", "--preset", "demo",
-               *(part for item in settings.overrides for part in ("--set", item)), "--space", settings.space.source,
-               "--trials", "2", "--out", str(settings.out), "--heartbeat", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "hscl.cli",
+        "tune",
+        "--preset",
+        "demo",
+        *(part for item in settings.overrides for part in ("--set", item)),
+        "--space",
+        settings.space.source,
+        "--trials",
+        "2",
+        "--out",
+        str(settings.out),
+        "--heartbeat",
+        "1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     epochs = settings.out / "trials" / "0000" / layout.EPOCHS_FILE
     deadline = time.monotonic() + 60
@@ -250,8 +357,18 @@ def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "run", interrupted)
-    arguments = ["tune", "--preset", "demo", *(part for item in settings.overrides for part in ("--set", item)),
-                 "--space", settings.space.source, "--trials", "2", "--out", str(settings.out)]
+    arguments = [
+        "tune",
+        "--preset",
+        "demo",
+        *(part for item in settings.overrides for part in ("--set", item)),
+        "--space",
+        settings.space.source,
+        "--trials",
+        "2",
+        "--out",
+        str(settings.out),
+    ]
     assert main(arguments) == 130
     monkeypatch.undo()
     study = run_study(settings)
@@ -260,14 +377,30 @@ def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypa
 
 
 def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_page(settings, tmp_path, capsys):
-    arguments = ["tune", "--preset", "demo", *(part for item in settings.overrides for part in ("--set", item)),
-                 "--space", settings.space.source, "--trials", "1", "--out", str(settings.out), "--keep", "run",
-                 "--final-seeds", "1", "2", "--results", str(tmp_path / "docs" / "tune.md")]
+    arguments = [
+        "tune",
+        "--preset",
+        "demo",
+        *(part for item in settings.overrides for part in ("--set", item)),
+        "--space",
+        settings.space.source,
+        "--trials",
+        "1",
+        "--out",
+        str(settings.out),
+        "--keep",
+        "run",
+        "--final-seeds",
+        "1",
+        "2",
+        "--results",
+        str(tmp_path / "docs" / "tune.md"),
+    ]
     assert main(arguments) == 0
     page = (tmp_path / "docs" / "tune.md").read_text()
     summary = json.loads((tmp_path / "docs" / "tune.json").read_text())
     for key in ("tuned", "base"):
-        tests = [layout.read_json(settings.out / "final" / key / f"seed_{seed}" / layout.TEST_FILE) for seed in (1, 2)]
+        tests = [RunDir(settings.out / "final" / key / f"seed_{seed}").read_test_metrics() for seed in (1, 2)]
         assert summary["final"]["rows"][key]["per_seed"] == tests
     assert "| Tuned on validation (best.yaml) | 2 |" in page and "| Base config (no tuning) | 2 |" in page
     assert "`tuned` minus `base`" in page and "On test, over 2 seeds, tuned minus base mae is" in page
@@ -281,10 +414,10 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
 
     best = settings.out / "best.yaml"  # as if a study carried on had found a new best: its runs are retrained
     save_config(load_config(path=best, overrides=["train.lr_main=0.0042"]), best)
-    base_test = (settings.out / "final" / "base" / "seed_1" / layout.TEST_FILE).stat().st_mtime_ns
+    base_test = (settings.out / "final" / "base" / "seed_1" / layout.TEST_METRICS_FILE).stat().st_mtime_ns
     messages: list[str] = []
     once = dataclasses.replace(settings, trials=1)
     run_final(run_study(once), validated(once), [1, 2], tmp_path / "again.md", "hscl tune", messages.append)
     assert sum("training" in m for m in messages) == 2 and sum("kept" in m for m in messages) == 2
-    assert layout.load_run_config(settings.out / "final" / "tuned" / "seed_2").train.lr_main == 0.0042
-    assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_FILE).stat().st_mtime_ns == base_test
+    assert RunDir(settings.out / "final" / "tuned" / "seed_2").read_config().train.lr_main == 0.0042
+    assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_METRICS_FILE).stat().st_mtime_ns == base_test

@@ -1,7 +1,9 @@
 """The utterance-level reader: segments.csv plus per-utterance .npy vectors (MOSI bc-LSTM, MOSEI text)."""
+
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,16 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COLUMNS = ["id", "video_id", "clip_id", "text", "label", "split", "split_bclstm", "text_bclstm"]
 # video -> (number of clips, standard split, bc-LSTM split)
 VIDEOS = {
-    "v0": (3, "train", "train"), "v1": (2, "train", "train"), "007": (4, "train", "test"),
-    "v3": (1, "train", "train"), "v4": (3, "train", "train"), "v5": (2, "valid", "train"),
-    "v6": (2, "valid", "test"), "v7": (3, "test", "train"), "v8": (2, "test", "test"), "NA": (2, "test", "train"),
+    "v0": (3, "train", "train"),
+    "v1": (2, "train", "train"),
+    "007": (4, "train", "test"),
+    "v3": (1, "train", "train"),
+    "v4": (3, "train", "train"),
+    "v5": (2, "valid", "train"),
+    "v6": (2, "valid", "test"),
+    "v7": (3, "test", "train"),
+    "v8": (2, "test", "test"),
+    "NA": (2, "test", "train"),
 }
 TRICKY_TEXTS = ["NA", "", 'he said "wow", then left', "line one\nline two", "café – naïve"]
 
@@ -31,15 +40,27 @@ def mini_rows() -> list[dict[str, str]]:
         for clip in range(1, clips + 1):
             r = len(rows)
             text = TRICKY_TEXTS[r] if r < len(TRICKY_TEXTS) else f"utterance {r} of {video}"
-            label = repr(float(np.float32(rng.uniform(-3, 3)))) if r % 4 else ["-3", "3.0", "0", "-0.33333334"][r // 4 % 4]
-            rows.append({
-                "id": f"{video}_{clip}", "video_id": video, "clip_id": str(clip), "text": text, "label": label,
-                "split": split, "split_bclstm": split_bc, "text_bclstm": f"bc {text}",
-            })
+            label = (
+                repr(float(np.float32(rng.uniform(-3, 3)))) if r % 4 else ["-3", "3.0", "0", "-0.33333334"][r // 4 % 4]
+            )
+            rows.append(
+                {
+                    "id": f"{video}_{clip}",
+                    "video_id": video,
+                    "clip_id": str(clip),
+                    "text": text,
+                    "label": label,
+                    "split": split,
+                    "split_bclstm": split_bc,
+                    "text_bclstm": f"bc {text}",
+                }
+            )
     return rows
 
 
-def write_folder(folder: Path, rows: list[dict[str, str]], columns: list[str] = COLUMNS, arrays: dict | None = None) -> Path:
+def write_folder(
+    folder: Path, rows: list[dict[str, str]], columns: list[str] = COLUMNS, arrays: dict | None = None
+) -> Path:
     """segments.csv from `rows` plus .npy files (default: audio 3-dim, video and text_cnn 4-dim)."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "segments.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -126,7 +147,9 @@ def test_carves_valid_out_of_train_by_video(mini: Path) -> None:
 
 
 def test_carve_depends_on_seed_and_never_takes_every_video(mini: Path) -> None:
-    chosen = {tuple(utterance.read(mini, split_column="split_bclstm", valid_seed=seed)["valid"].ids) for seed in range(8)}
+    chosen = {
+        tuple(utterance.read(mini, split_column="split_bclstm", valid_seed=seed)["valid"].ids) for seed in range(8)
+    }
     assert len(chosen) > 1
     tiny = utterance.read(mini, split_column="split_bclstm", valid_fraction=1e-6)
     assert len({i.rsplit("_", 1)[0] for i in tiny["valid"].ids}) == 1
@@ -161,7 +184,9 @@ def test_carve_needs_two_videos() -> None:
         carve_valid_by_video(["a", "a", "a"], 0.2, 0)
 
 
-@pytest.mark.parametrize("option", [{"visual_file": "video.npy"}, {"audio_file": "text_cnn.npy"}, {"visual_file": "./video.npy"}])
+@pytest.mark.parametrize(
+    "option", [{"visual_file": "video.npy"}, {"audio_file": "text_cnn.npy"}, {"visual_file": "./video.npy"}]
+)
 def test_leaky_features_refused_under_standard_split(mini: Path, option: dict) -> None:
     with pytest.raises(DataError, match="leaks test labels under the standard split.*split_bclstm") as error:
         utterance.read(mini, **option)
@@ -352,3 +377,37 @@ def test_real_mosei_text_only() -> None:
     assert all(isinstance(i, str) for i in ds["train"].ids[:100])
     with pytest.raises(DataError, match="audio.npy: no such file"):
         utterance.read(DATA / "mosei-text")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("all NaN", r"audio\.npy: train: audio: 39 of 39 feature values \(100%\) are NaN or infinite"),
+        ("1e30", r"audio\.npy: train: audio of id '007_1' has a value of magnitude 1e\+30"),
+        ("one valid row", r"mini: valid: 1 sample; valid needs at least 2"),
+    ],
+)
+def test_unusable_data_is_one_line_and_trains_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, change: str, message: str
+) -> None:
+    """All-NaN or huge features name the .npy file; a valid split of one row names the split."""
+    from hscl.cli import main
+
+    rows = mini_rows()
+    audio = np.random.default_rng(0).standard_normal((len(rows), 3)).astype(np.float32)
+    if change == "all NaN":
+        audio[:] = np.nan
+    elif change == "1e30":
+        audio[5, 1] = 1e30
+    else:
+        rows = [row for row in rows if row["split"] != "valid" or row["id"] == "v5_1"]
+        audio = audio[: len(rows)]
+    folder = write_folder(tmp_path / "mini", rows, arrays={"audio.npy": audio})
+    assert main(["data", "inspect", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hscl: error: ")
+    assert re.search(message, err[0]), err[0]
+    run_dir = tmp_path / "run"
+    assert main(["train", "--preset", "mosi-utterance", "--set", f"data.path={folder}", "--out", str(run_dir)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == err
+    assert not run_dir.exists()

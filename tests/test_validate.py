@@ -1,16 +1,18 @@
 """`validate_dataset`: every invariant of `MSADataset`, checked against plain references."""
+
 from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 from hscl.data import types
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
-from hscl.data.validate import validate_dataset
+from hscl.data.validate import FEATURE_MAGNITUDE_LIMIT, validate_dataset
 from hscl.errors import DataError
 
 SOURCE = "/data/example.pkl"
@@ -27,7 +29,9 @@ def random_sequences(rng: np.random.Generator, n: int, max_len: int, dim: int) -
     return Sequences(features, lengths)
 
 
-def make_dataset(seed: int = 0, sizes: tuple[int, ...] = (5, 3, 4), modalities: tuple[str, ...] = ("audio", "visual")) -> MSADataset:
+def make_dataset(
+    seed: int = 0, sizes: tuple[int, ...] = (5, 3, 4), modalities: tuple[str, ...] = ("audio", "visual")
+) -> MSADataset:
     rng = np.random.default_rng(seed)
     splits = {}
     for split, n in zip(SPLITS, sizes):
@@ -77,33 +81,106 @@ def _set_seq(split: str, modality: str, **fields: Any) -> Callable[[MSADataset],
 
 
 BAD: dict[str, tuple[Callable[[MSADataset], Any], str]] = {
-    "missing split": (lambda ds: ds.splits.pop("test"), r"expected splits \['train', 'valid', 'test'\], found \['train', 'valid'\]"),
+    "missing split": (
+        lambda ds: ds.splits.pop("test"),
+        r"expected splits \['train', 'valid', 'test'\], found \['train', 'valid'\]",
+    ),
     "extra split": (lambda ds: ds.splits.update(dev=ds["valid"]), "expected splits"),
-    "empty split": (lambda ds: ds.splits.update(valid=ds["valid"].select(np.array([], dtype=np.int64))), "valid: empty split"),
+    "empty split": (
+        lambda ds: ds.splits.update(valid=ds["valid"].select(np.array([], dtype=np.int64))),
+        "valid: empty split",
+    ),
+    "one valid sample": (
+        lambda ds: ds.splits.update(valid=ds["valid"].select(np.array([1]))),
+        "valid: 1 sample; valid needs at least 2",
+    ),
+    "one test sample": (
+        lambda ds: ds.splits.update(test=ds["test"].select(np.array([3]))),
+        "test: 1 sample; test needs at least 2",
+    ),
+    "feature 1e30": (
+        lambda ds: ds["train"].audio.features.__setitem__((4, 1, 2), -1e30),
+        "train: audio of id 'train_4' has a value of magnitude 1e\\+30; features must lie within",
+    ),
+    "all NaN": (
+        lambda ds: ds["valid"].visual.features.__setitem__(..., np.nan),
+        r"valid: visual: \d+ of \d+ feature values \(100%\) are NaN or infinite",
+    ),
     "not SplitData": (lambda ds: ds.splits.update(test={"ids": []}), "test: expected SplitData, found dict"),
     "fewer texts": (lambda ds: ds["train"].texts.pop(), "train: 5 ids but 4 texts"),
     "id not str": (lambda ds: ds["valid"].ids.__setitem__(1, 7), "valid: id of row 1 .* is int, not str"),
-    "text not str": (lambda ds: ds["test"].texts.__setitem__(2, None), "test: text of row 2 \\(id 'test_2'\\) is NoneType, not str"),
-    "labels float64": (_set("train", labels=np.zeros(5)), r"train: labels must be a float32 array of shape \(5,\), found float64"),
-    "labels shape": (_set("train", labels=np.zeros((5, 1), np.float32)), r"train: labels must be .* found float32 \(5, 1\)"),
+    "text not str": (
+        lambda ds: ds["test"].texts.__setitem__(2, None),
+        "test: text of row 2 \\(id 'test_2'\\) is NoneType, not str",
+    ),
+    "labels float64": (
+        _set("train", labels=np.zeros(5)),
+        r"train: labels must be a float32 array of shape \(5,\), found float64",
+    ),
+    "labels shape": (
+        _set("train", labels=np.zeros((5, 1), np.float32)),
+        r"train: labels must be .* found float32 \(5, 1\)",
+    ),
     "labels list": (_set("train", labels=[0.0] * 5), "train: labels must be .* found list"),
-    "features float64": (lambda ds: setattr(ds["train"].audio, "features", ds["train"].audio.features.astype(np.float64)), "train: audio features must be a 3-D float32 array, found float64"),
-    "features 2-D": (lambda ds: setattr(ds["valid"].visual, "features", ds["valid"].visual.features[:, :, 0]), "valid: visual features must be a 3-D float32 array"),
-    "features rows": (lambda ds: setattr(ds["valid"].audio, "features", ds["valid"].audio.features[:2]), "valid: audio has 2 samples but the split has 3 ids"),
-    "lengths int32": (lambda ds: setattr(ds["test"].audio, "lengths", ds["test"].audio.lengths.astype(np.int32)), "test: audio lengths must be an int64 array"),
-    "lengths shape": (_set_seq("test", "visual", lengths=np.zeros(3, np.int64)), r"test: visual lengths must be an int64 array of shape \(4,\)"),
-    "length negative": (lambda ds: ds["train"].audio.lengths.__setitem__(2, -1), r"train: audio length -1 of id 'train_2' is outside \[0, 5\]"),
-    "length too long": (lambda ds: ds["train"].visual.lengths.__setitem__(3, 5), r"train: visual length 5 of id 'train_3' is outside \[0, 4\]"),
-    "modality missing": (_set("valid", visual=None), "valid: modalities and feature sizes {'audio': 3} differ from train's {'audio': 3, 'visual': 2}"),
-    "dim differs": (_set_seq("test", "audio", features=np.zeros((4, 5, 4), np.float32)), "test: modalities and feature sizes {'audio': 4, 'visual': 2} differ"),
-    "first padding frame": (lambda ds: ds["valid"].audio.features.__setitem__((0, 0, 1), 1e-30), "valid: audio of id 'valid_0' has non-zero frames past its length 0"),
-    "last padding frame": (lambda ds: ds["test"].visual.features.__setitem__((0, -1, 0), -2.0), "test: visual of id 'test_0' has non-zero frames past its length 0"),
-    "label NaN": (lambda ds: ds["valid"].labels.__setitem__(2, np.nan), r"valid: label nan of id 'valid_2' is not a number in \[-3, 3\]"),
+    "features float64": (
+        lambda ds: setattr(ds["train"].audio, "features", ds["train"].audio.features.astype(np.float64)),
+        "train: audio features must be a 3-D float32 array, found float64",
+    ),
+    "features 2-D": (
+        lambda ds: setattr(ds["valid"].visual, "features", ds["valid"].visual.features[:, :, 0]),
+        "valid: visual features must be a 3-D float32 array",
+    ),
+    "features rows": (
+        lambda ds: setattr(ds["valid"].audio, "features", ds["valid"].audio.features[:2]),
+        "valid: audio has 2 samples but the split has 3 ids",
+    ),
+    "lengths int32": (
+        lambda ds: setattr(ds["test"].audio, "lengths", ds["test"].audio.lengths.astype(np.int32)),
+        "test: audio lengths must be an int64 array",
+    ),
+    "lengths shape": (
+        _set_seq("test", "visual", lengths=np.zeros(3, np.int64)),
+        r"test: visual lengths must be an int64 array of shape \(4,\)",
+    ),
+    "length negative": (
+        lambda ds: ds["train"].audio.lengths.__setitem__(2, -1),
+        r"train: audio length -1 of id 'train_2' is outside \[0, 5\]",
+    ),
+    "length too long": (
+        lambda ds: ds["train"].visual.lengths.__setitem__(3, 5),
+        r"train: visual length 5 of id 'train_3' is outside \[0, 4\]",
+    ),
+    "modality missing": (
+        _set("valid", visual=None),
+        "valid: modalities and feature sizes {'audio': 3} differ from train's {'audio': 3, 'visual': 2}",
+    ),
+    "dim differs": (
+        _set_seq("test", "audio", features=np.zeros((4, 5, 4), np.float32)),
+        "test: modalities and feature sizes {'audio': 4, 'visual': 2} differ",
+    ),
+    "first padding frame": (
+        lambda ds: ds["valid"].audio.features.__setitem__((0, 0, 1), 1e-30),
+        "valid: audio of id 'valid_0' has non-zero frames past its length 0",
+    ),
+    "last padding frame": (
+        lambda ds: ds["test"].visual.features.__setitem__((0, -1, 0), -2.0),
+        "test: visual of id 'test_0' has non-zero frames past its length 0",
+    ),
+    "label NaN": (
+        lambda ds: ds["valid"].labels.__setitem__(2, np.nan),
+        r"valid: label nan of id 'valid_2' is not a number in \[-3, 3\]",
+    ),
     "label inf": (lambda ds: ds["test"].labels.__setitem__(0, -np.inf), "test: label -inf of id 'test_0'"),
     "label too big": (lambda ds: ds["train"].labels.__setitem__(4, 3.0002), "train: label 3.0002 of id 'train_4'"),
     "label too small": (lambda ds: ds["train"].labels.__setitem__(0, -3.5), "train: label -3.5 of id 'train_0'"),
-    "duplicate id in split": (lambda ds: ds["test"].ids.__setitem__(3, "test_1"), "test: id 'test_1' occurs twice in this split"),
-    "duplicate id across splits": (lambda ds: ds["test"].ids.__setitem__(3, "valid_0"), "test: id 'valid_0' occurs also in valid"),
+    "duplicate id in split": (
+        lambda ds: ds["test"].ids.__setitem__(3, "test_1"),
+        "test: id 'test_1' occurs twice in this split",
+    ),
+    "duplicate id across splits": (
+        lambda ds: ds["test"].ids.__setitem__(3, "valid_0"),
+        "test: id 'valid_0' occurs also in valid",
+    ),
 }
 
 
@@ -144,7 +221,9 @@ def _plain_non_finite_count(features: np.ndarray) -> int:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_non_finite_features_are_zeroed_counted_and_noted(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, seed: int) -> None:
+def test_non_finite_features_are_zeroed_counted_and_noted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, seed: int
+) -> None:
     monkeypatch.setattr(types, "ROW_CHUNK", 2)  # cross chunk boundaries
     rng = np.random.default_rng(seed)
     ds = make_dataset(seed)
@@ -191,11 +270,52 @@ def test_padding_check_matches_plain_reference(monkeypatch: pytest.MonkeyPatch, 
         t = int(rng.integers(visual.lengths[i], visual.max_len))
         visual.features[i, t, int(rng.integers(0, visual.dim))] = rng.choice([0.5, -1e-30])
     offending = [
-        i for i in range(len(visual.lengths))
-        if any(v != 0 for v in visual.features[i, visual.lengths[i]:].ravel())
+        i for i in range(len(visual.lengths)) if any(v != 0 for v in visual.features[i, visual.lengths[i] :].ravel())
     ]
     if not offending:
         validate_dataset(ds)
         return
     first = offending[0]
     _raises(ds, f"train: visual of id 'train_{first}' has non-zero frames past its length {visual.lengths[first]}")
+
+
+def test_a_train_split_of_one_sample_is_fine() -> None:
+    ds = make_dataset()
+    ds.splits["train"] = ds["train"].select(np.array([4]))
+    validate_dataset(ds)
+
+
+def test_feature_magnitude_bound_is_inclusive_and_ignores_non_finite() -> None:
+    ds = make_dataset()
+    ds["train"].audio.features[4, 0, 0] = -FEATURE_MAGNITUDE_LIMIT
+    ds["test"].visual.features[3, 0, 1] = np.inf  # non-finite: zeroed and noted, not a magnitude error
+    validate_dataset(ds)
+    assert ds.notes == ["visual: replaced 1 non-finite values with 0 in test"]
+    ds["valid"].audio.features[2, 0, 0] = np.nextafter(np.float32(FEATURE_MAGNITUDE_LIMIT), np.float32(np.inf))
+    _raises(ds, "valid: audio of id 'valid_2' has a value of magnitude 1e\\+06")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mostly_non_finite_real_frames_are_refused(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Up to half of the real (within-length) values may be non-finite; one more is refused. Non-finite
+    padding does not count toward the share (it is zeroed like any other)."""
+    monkeypatch.setattr(types, "ROW_CHUNK", 2)
+    rng = np.random.default_rng(seed)
+    for extra in (0, 1):
+        ds = make_dataset(seed)
+        audio = ds["train"].audio
+        real = np.argwhere(
+            np.arange(audio.max_len)[None, :, None]
+            < audio.lengths[:, None, None] + np.zeros((1, 1, audio.dim), dtype=np.int64)
+        )
+        n_bad = len(real) // 2 + extra
+        for i, t, c in real[rng.choice(len(real), size=n_bad, replace=False)]:
+            audio.features[i, t, c] = rng.choice([np.nan, np.inf, -np.inf])
+        audio.features[0, :, :] = np.nan  # sample 0 has length 0: all padding
+        real_bad = sum(1 for i, t, c in real if not np.isfinite(audio.features[i, t, c]))
+        assert real_bad == n_bad
+        if real_bad * 2 <= len(real):
+            validate_dataset(ds)
+            assert np.isfinite(ds["train"].audio.features).all()
+        else:
+            _raises(ds, f"train: audio: {real_bad} of {len(real)} feature values .* are NaN or infinite")

@@ -1,4 +1,5 @@
 """Errors a user can act on. The command line prints them as one line and exits non-zero."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,17 +4,20 @@ Contrastive losses take `features` of shape (B, V, D): V views of each of B samp
 flattened sample-major (row `b * V + v` is view v of sample b), L2-normalised, and compared by
 cosine similarity divided by the temperature.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hscl.config.loss import LossConfig
 from hscl.errors import ConfigError
+from hscl.metrics import sentiment_classes
 
 SUPCR_VARIANTS: tuple[str, ...] = ("paper", "released")
 
@@ -73,21 +76,24 @@ def _log_denominators(logits: Tensor, n_head: Tensor, n_tail: Tensor, span: floa
     return torch.logaddexp(head, _scan_lookup(logits.flip(1), n_tail, logcumsumexp, float("-inf")))
 
 
-def _supcr_bounds(y: Tensor, transpose: bool) -> tuple[Tensor, Tensor]:
+def _supcr_bounds(y: Tensor, transpose: bool, tie_tolerance: float) -> tuple[Tensor, Tensor]:
     """For labels y sorted ascending: (n_head, n_tail), each (M, M), such that for every anchor i and
-    j != i, A(i,j) = {k != i : |y_i - y_k| >= |y_i - y_j|} is the first n_head[i,j] and the last
-    n_tail[i,j] positions. With `transpose`, the pair (i, j) is stored at [j, i] instead.
+    j != i, A(i,j) = {k != i : |y_i - y_k| >= |y_i - y_j| - tie_tolerance} is the first n_head[i,j]
+    and the last n_tail[i,j] positions. With `transpose`, the pair (i, j) is stored at [j, i] instead.
 
     For an anchor with label u, y - u is non-decreasing and |y_k - u| equals |u - y_k| bit for bit, so
-    the searches honour floating-point ties exactly. They depend on labels only, so they run once per
-    pair of distinct label values. The anchor itself (distance 0) always falls between head and tail.
+    with the threshold e = |u - y_j| - tie_tolerance (in the labels' dtype) the head is y_k - u <= -e
+    and the tail y_k - u >= e, exactly. They depend on labels only, so they run once per pair of
+    distinct label values. When e > 0 both exclude every view with label u; when e <= 0 every view
+    is a member and head and tail overlap around the anchor, so the head is clamped to end before
+    the anchor's position and the tail to start after it (a no-op when e > 0).
     """
     m = y.shape[0]
     values, group = torch.unique(y, return_inverse=True)
     offsets = y[None, :] - values[:, None]  # (U, M), rows non-decreasing
-    dist = (values[None, :] - values[:, None]).abs()  # (U, U): [anchor value, positive value]
-    n_head = torch.searchsorted(offsets, -dist, right=True)
-    n_tail = m - torch.searchsorted(offsets, dist, right=False)
+    threshold = (values[None, :] - values[:, None]).abs() - tie_tolerance  # (U, U): [anchor value, positive value]
+    n_head = torch.searchsorted(offsets, -threshold, right=True)
+    n_tail = m - torch.searchsorted(offsets, threshold, right=False)
     anchor = torch.arange(m, device=y.device)
     if transpose:
         n_head, n_tail, anchor = n_head.T, n_tail.T, anchor[None, :]
@@ -98,15 +104,19 @@ def _supcr_bounds(y: Tensor, transpose: bool) -> tuple[Tensor, Tensor]:
     return n_head, n_tail[group].gather(1, columns).clamp_(max=m - 1 - anchor)
 
 
-def supcr_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, variant: str = "paper") -> Tensor:
+def supcr_loss(
+    features: Tensor, labels: Tensor, temperature: float = 0.5, variant: str = "paper", tie_tolerance: float = 0.0
+) -> Tensor:
     """Supervised contrastive regression loss over all views (exact, O(M^2 log M) time, O(M^2) memory).
 
     With M = B * V views, logits l_ik = <f_i, f_k> / temperature and label distances
     d_ik = |y_i - y_k|, the loss is -1/(M(M-1)) sum_i sum_{j != i} [l_ij - log sum_{k in A(i,j)} exp(r_k)]
-    with A(i,j) = {k != i : d_ik >= d_ij} (so j itself is in A(i,j)). `variant="paper"` uses the
-    anchor's logits r_k = l_ik; `variant="released"` uses the positive's logits r_k = l_jk, as the
-    published code does. Label distances are computed in the labels' dtype and ties among them are
-    exact. A batch with a single view returns a zero connected to the graph.
+    with A(i,j) = {k != i : d_ik >= d_ij - tie_tolerance} (so j itself is in A(i,j)). `variant="paper"`
+    uses the anchor's logits r_k = l_ik; `variant="released"` uses the positive's logits r_k = l_jk,
+    as the published code does. Label distances and d_ij - tie_tolerance are computed in the labels'
+    dtype. `tie_tolerance=0` compares them exactly; float32 labels then split ties that are exact in
+    decimal (0.6 - 0.4 > 0.4 - 0.2), which a small tolerance (the training default is 1e-5) merges.
+    A batch with a single view returns a zero connected to the graph.
 
     Method: views are put in label order, so each A(i,j) is a head plus a tail of that order
     (`_supcr_bounds`); sums over every head and tail of every row come from two cumulative scans,
@@ -115,6 +125,8 @@ def supcr_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, varia
     """
     if variant not in SUPCR_VARIANTS:
         raise ValueError(f"unknown SupCR variant {variant!r}; expected one of {SUPCR_VARIANTS}")
+    if not 0 <= tie_tolerance < float("inf"):
+        raise ValueError(f"tie_tolerance must be a finite number >= 0; got {tie_tolerance}")
     _check_views(features, labels, temperature)
     n_views = features.shape[1]
     if features.shape[0] * n_views < 2:
@@ -128,7 +140,7 @@ def supcr_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, varia
     # The released denominator of the pair (i, j) sums row j of the logits. Transposed bounds put that
     # pair at [j, i], so it is looked up in row j; as the logits are symmetric, l[j, i] = l_ij and
     # the sum of l - D over all pairs is the same.
-    n_head, n_tail = _supcr_bounds(y[order], transpose=variant == "released")
+    n_head, n_tail = _supcr_bounds(y[order], variant == "released", tie_tolerance)
     log_denominator = _log_denominators(logits, n_head, n_tail, span=2.0 / temperature)
     pair_terms = logits - log_denominator
     return -(pair_terms.sum() - pair_terms.diagonal().sum()) / (m * (m - 1))
@@ -170,15 +182,10 @@ def ntxent_loss(features: Tensor, temperature: float = 0.5) -> Tensor:
     return _mean_log_prob(_flat_views(features, temperature), positive)
 
 
-def sentiment_classes(labels: Tensor) -> Tensor:
-    """The 7 sentiment classes -3..3: round(clip(y, -3, 3)), rounding halves to even."""
-    return torch.round(labels.clamp(-3.0, 3.0))
-
-
 def supcon_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, n_classes_round: bool = True) -> Tensor:
     """Class SupCon (Khosla et al., L_out): positives are the other views with the same class.
 
-    Classes are `sentiment_classes(labels)` when `n_classes_round`, else the labels compared exactly.
+    Classes are `hscl.metrics.sentiment_classes(labels)` when `n_classes_round`, else the labels compared exactly.
     The denominator runs over every other view. Anchors without a positive are skipped; a batch
     where no anchor has one returns a zero connected to the graph.
     """
@@ -191,46 +198,15 @@ def supcon_loss(features: Tensor, labels: Tensor, temperature: float = 0.5, n_cl
     return _mean_log_prob(_flat_views(features, temperature), positive)
 
 
-ContrastiveLoss = Callable[[Tensor, Tensor, float], Tensor]
+# (features, labels, temperature, tie_tolerance) -> loss; only SupCR compares label distances.
+ContrastiveLoss = Callable[[Tensor, Tensor, float, float], Tensor]
 
 CONTRASTIVE_LOSSES: dict[str, ContrastiveLoss] = {
-    "supcr": partial(supcr_loss, variant="paper"),
-    "supcr_released": partial(supcr_loss, variant="released"),
-    "ntxent": lambda features, labels, temperature: ntxent_loss(features, temperature),
-    "supcon": supcon_loss,
+    "supcr": lambda f, y, temperature, tol: supcr_loss(f, y, temperature, "paper", tol),
+    "supcr_released": lambda f, y, temperature, tol: supcr_loss(f, y, temperature, "released", tol),
+    "ntxent": lambda f, y, temperature, tol: ntxent_loss(f, temperature),
+    "supcon": lambda f, y, temperature, tol: supcon_loss(f, y, temperature),
 }
-
-
-@dataclass
-class LossConfig:
-    """Weights of the HSCL objective: task + w1 * (L_ta + L_tv) + w2 * L_fusion.
-
-    Each unimodal term is contrastive([z_t, z_m]) + alpha * similarity(z_t, z_m). `unimodal` and
-    `fusion` switch the two levels of the hierarchy off for ablations.
-    """
-
-    alpha: float = 0.1
-    w1: float = 0.01
-    w2: float = 0.1
-    temperature: float = 0.5
-    contrastive: str = "supcr"
-    unimodal: bool = True
-    fusion: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "w1", "w2", "temperature"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-                raise ConfigError(f"loss setting {name} must be a finite number >= 0; got {value!r}")
-        if self.temperature == 0:
-            raise ConfigError("loss setting temperature must be > 0; got 0")
-        if self.contrastive not in CONTRASTIVE_LOSSES:
-            raise ConfigError(
-                f"loss setting contrastive must be one of {sorted(CONTRASTIVE_LOSSES)}; got {self.contrastive!r}"
-            )
-        for name in ("unimodal", "fusion"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"loss setting {name} must be true or false; got {getattr(self, name)!r}")
 
 
 class ModelOutput(Protocol):
@@ -253,7 +229,9 @@ class HSCLLoss:
 
     def _unimodal(self, z_t: Tensor, z_m: Tensor, labels: Tensor) -> Tensor:
         views = torch.stack([z_t, z_m], dim=1)
-        return self.contrastive(views, labels, self.config.temperature) + self.config.alpha * similarity_loss(z_t, z_m)
+        cfg = self.config
+        contrastive = self.contrastive(views, labels, cfg.temperature, cfg.tie_tolerance)
+        return contrastive + cfg.alpha * similarity_loss(z_t, z_m)
 
     def __call__(self, output: ModelOutput, labels: Tensor) -> dict[str, Tensor]:
         if output.prediction.shape != labels.shape or labels.dim() != 1:
@@ -275,6 +253,6 @@ class HSCLLoss:
                     "loss.contrastive='ntxent' needs both fusion projections (z_at and z_vt) but only one modality "
                     "is present; set loss.fusion=false or choose another contrastive loss"
                 )
-            terms["fusion"] = self.contrastive(torch.stack(fused, dim=1), labels, cfg.temperature)
+            terms["fusion"] = self.contrastive(torch.stack(fused, dim=1), labels, cfg.temperature, cfg.tie_tolerance)
             total = total + cfg.w2 * terms["fusion"]
         return {"total": total, **terms}

@@ -4,23 +4,32 @@ Class metrics round with numpy's round-half-to-even, so 0.5 -> 0, -0.5 -> 0, 2.5
 "has0" binarises every sample as (value >= 0); "non0" drops samples whose label is exactly 0 and
 binarises as (value > 0).
 """
+
 from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
-import torch
-from sklearn.metrics import f1_score
 
-METRIC_KEYS: tuple[str, ...] = ("mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0")
+from hscl.metric_names import LOWER_IS_BETTER, METRIC_KEYS, PERCENT_KEYS
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "METRIC_KEYS",
+    "PERCENT_KEYS",
+    "SENTIMENT_CLASSES",
+    "format_metrics",
+    "regression_metrics",
+    "sentiment_class_index",
+]
 SENTIMENT_CLASSES = np.arange(-3, 4)  # the seven classes of Acc-7
-PERCENT_KEYS = frozenset({"acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"})  # shown as %
 
 
-def _as_vector(values: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    """A 1-D, non-empty, finite float64 copy of `values`; ValueError otherwise."""
-    if isinstance(values, torch.Tensor):
+def _as_vector(values: Any, name: str) -> np.ndarray:
+    """A 1-D, non-empty, finite float64 copy of `values` (an array or a torch tensor); ValueError otherwise."""
+    if hasattr(values, "detach"):  # a torch tensor, without importing torch here
         values = values.detach().cpu().numpy()
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -44,9 +53,19 @@ def _pearson(preds: np.ndarray, labels: np.ndarray) -> float:
     return float(p @ y) / denominator
 
 
+def sentiment_classes(values: Any) -> Any:
+    """The seven sentiment classes -3..3 of `values`, round(clip(v, -3, 3)) with halves to even: the classes of
+    Acc-7, the confusion matrix and the 7-class SupCon loss. A torch tensor stays a tensor (on its device, with
+    its gradient graph; torch and numpy both round halves to even); anything else comes back as a float64 array."""
+    low, high = float(SENTIMENT_CLASSES[0]), float(SENTIMENT_CLASSES[-1])
+    if hasattr(values, "detach"):  # a torch tensor, without importing torch here
+        return values.clamp(low, high).round()
+    return np.round(np.clip(np.asarray(values, dtype=np.float64), low, high))
+
+
 def sentiment_class_index(values: np.ndarray) -> np.ndarray:
-    """Index into SENTIMENT_CLASSES of round(clip(v, -3, 3)), halves to even: the classes of Acc-7."""
-    return (np.round(np.clip(np.asarray(values, dtype=np.float64), -3.0, 3.0)) - SENTIMENT_CLASSES[0]).astype(np.int64)
+    """Index into SENTIMENT_CLASSES of each value's sentiment class (`sentiment_classes`)."""
+    return (sentiment_classes(values) - SENTIMENT_CLASSES[0]).astype(np.int64)
 
 
 def _class_accuracy(preds: np.ndarray, labels: np.ndarray, bound: float) -> float:
@@ -54,12 +73,14 @@ def _class_accuracy(preds: np.ndarray, labels: np.ndarray, bound: float) -> floa
     return float(np.mean(np.round(np.clip(preds, -bound, bound)) == np.round(np.clip(labels, -bound, bound))))
 
 
-def regression_metrics(preds: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> dict[str, float]:
+def regression_metrics(preds: Any, labels: Any) -> dict[str, float]:
     """MAE, Pearson corr, Acc-7, Acc-5, and binary accuracy / weighted F1 in the has0 and non0 protocols.
 
     Accuracies and F1 are fractions in [0, 1]. Constant predictions or labels give corr NaN, and a
     label set that is all zeros gives NaN non0 metrics, each with a warning.
     """
+    from sklearn.metrics import f1_score  # here, not at import: config validation reads METRIC_KEYS
+
     p = _as_vector(preds, "predictions")
     y = _as_vector(labels, "labels")
     if p.shape != y.shape:

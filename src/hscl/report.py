@@ -3,10 +3,9 @@
 Matplotlib (`pip install hscl[report]`) is imported only when a figure is drawn, through its
 object-oriented API and the Agg canvas, so neither `hscl` nor a caller's pyplot state depends on it.
 """
+
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import os
@@ -17,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from hscl.errors import HSCLError
+from hscl.files import check_output_folder, open_atomic
+from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir
 
 logger = logging.getLogger("hscl.report")
 
@@ -26,34 +27,27 @@ CONFUSION_PNG = "confusion.png"
 EMBEDDING_PNG = "embedding.png"
 CAPTIONS = {
     CURVES_PNG: "Mean training loss per term and validation MAE, Corr and Acc-2 (non0) per epoch; "
-                "the dotted line marks the selected epoch.",
+    "the dotted line marks the selected epoch.",
     SCATTER_PNG: "Predicted against true sentiment on the test split; the dashed line is y = x.",
     CONFUSION_PNG: "Seven-class confusion matrix on the test split (round(clip(., -3, 3)) on both sides).",
     EMBEDDING_PNG: "t-SNE of the test-split projections before and after training, coloured by label: "
-                   "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
+    "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
 }
 
 VALID_PANELS = (("mae", "valid MAE"), ("corr", "valid Corr"), ("acc2_non0", "valid Acc-2 (non0)"))
 LEVELS = (("unimodal", ("z_t", "z_a", "z_v")), ("fusion", ("z_at", "z_vt")))
 VIEW_STYLE = {  # marker and legend label of each projection
-    "z_t": ("o", "text  z_t"), "z_a": ("^", "audio  z_a"), "z_v": ("s", "visual  z_v"),
-    "z_at": ("D", "audio-text  z_at"), "z_vt": ("P", "visual-text  z_vt"),
+    "z_t": ("o", "text  z_t"),
+    "z_a": ("^", "audio  z_a"),
+    "z_v": ("s", "visual  z_v"),
+    "z_at": ("D", "audio-text  z_at"),
+    "z_vt": ("P", "visual-text  z_vt"),
 }
 EMBED_MAX_POINTS = 600  # points per t-SNE: samples x views of the widest level
 EMBED_MIN_SAMPLES = 5  # below this an embedding says nothing; the plot is skipped
 EMBED_SEED = 0
 LABEL_CMAP = "coolwarm"
 DPI = 110
-
-
-@dataclass
-class Epoch:
-    """One line of metrics.jsonl."""
-
-    epoch: int
-    train: dict[str, float]
-    valid: dict[str, float]
-    selected: bool
 
 
 @dataclass
@@ -64,50 +58,6 @@ class EmbeddingPanel:
     level: str  # "unimodal" or "fusion"
     views: dict[str, np.ndarray]
     labels: np.ndarray  # (n,)
-
-
-def read_epochs(path: Path) -> list[Epoch]:
-    """The per-epoch records of metrics.jsonl; an `HSCLError` naming the file (and line) if unusable."""
-    if not path.is_file():
-        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
-    epochs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            epochs.append(Epoch(int(record["epoch"]), dict(record["train"]), dict(record["valid"]),
-                                bool(record.get("selected", False))))
-        except (ValueError, KeyError, TypeError) as err:
-            raise HSCLError(f"{path}: line {number} is not an epoch record ({err})") from err
-    if not epochs:
-        raise HSCLError(f"{path}: no epochs recorded")
-    return epochs
-
-
-def selected_epoch(epochs: list[Epoch]) -> int | None:
-    """The epoch whose checkpoint was kept: the last one that improved on validation."""
-    chosen = [e.epoch for e in epochs if e.selected]
-    return chosen[-1] if chosen else None
-
-
-def read_projections(path: Path) -> dict[str, np.ndarray]:
-    """labels (N,), prediction (N,) and the z_* (N, d) present in a projections .npz, checked."""
-    if not path.is_file():
-        raise HSCLError(f"{path}: missing; is this a finished hscl run directory?")
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = {name: np.asarray(stored[name], dtype=np.float64) for name in stored.files}
-    for name in ("labels", "prediction"):
-        if name not in arrays:
-            raise HSCLError(f"{path}: no {name!r} array; has {sorted(arrays)}")
-    n = arrays["labels"].shape[0]
-    for name, array in arrays.items():
-        expected = 1 if name in ("labels", "prediction") else 2
-        if array.ndim != expected or array.shape[0] != n:
-            raise HSCLError(f"{path}: {name!r} has shape {array.shape}; expected {n} rows and {expected} dims")
-        if not np.isfinite(array).all():
-            raise HSCLError(f"{path}: {name!r} contains NaN or infinite values")
-    return arrays
 
 
 def confusion_counts(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -144,8 +94,9 @@ def embed_2d(points: np.ndarray, seed: int = EMBED_SEED) -> np.ndarray:
 
     norms = np.linalg.norm(points, axis=1, keepdims=True)
     unit = points / np.maximum(norms, 1e-12)
-    tsne = TSNE(n_components=2, perplexity=tsne_perplexity(len(points)), init="pca", learning_rate="auto",
-                random_state=seed)
+    tsne = TSNE(
+        n_components=2, perplexity=tsne_perplexity(len(points)), init="pca", learning_rate="auto", random_state=seed
+    )
     with threadpool_limits(limits=1, user_api="openmp"):
         return tsne.fit_transform(unit)
 
@@ -168,13 +119,14 @@ def embedding_panels(initial: dict[str, np.ndarray], final: dict[str, np.ndarray
 
 def _check_same_test_set(initial: dict[str, np.ndarray], final: dict[str, np.ndarray], run_dir: Path) -> None:
     """Initial and final projections must describe the same samples with the same projections."""
-    from hscl.training import run_dir as layout
-
-    same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(initial["labels"],
-                                                                                      final["labels"])
+    same_labels = initial["labels"].shape == final["labels"].shape and np.array_equal(
+        initial["labels"], final["labels"]
+    )
     if not same_labels or set(initial) != set(final):
-        raise HSCLError(f"{run_dir}: {layout.PROJECTIONS_INITIAL} and {layout.PROJECTIONS_FINAL} describe "
-                        f"different test sets or projections ({sorted(initial)} vs {sorted(final)})")
+        raise HSCLError(
+            f"{run_dir}: {PROJECTIONS_INITIAL} and {PROJECTIONS_FINAL} describe "
+            f"different test sets or projections ({sorted(initial)} vs {sorted(final)})"
+        )
 
 
 def require_matplotlib() -> None:
@@ -196,19 +148,22 @@ def _new_figure(width: float, height: float) -> Any:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
+    with open_atomic(path, binary=True) as handle:
+        figure.savefig(handle, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     return path
 
 
-def plot_curves(epochs: list[Epoch], path: Path) -> Path:
-    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); selected epoch marked."""
+def plot_curves(epochs: list[EpochRecord], best: int | None, path: Path) -> Path:
+    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); the selected epoch `best`
+    (None: none) marked."""
     from matplotlib.ticker import MaxNLocator
 
     terms = list(dict.fromkeys(term for e in epochs for term in e.train))
     panels = [(f"train {t}", [e.train.get(t, math.nan) for e in epochs], "tab:blue") for t in terms]
     panels += [(title, [e.valid.get(key, math.nan) for e in epochs], "tab:green") for key, title in VALID_PANELS]
     x = [e.epoch for e in epochs]
-    best = selected_epoch(epochs)
+    if best not in x:
+        best = None
     ncols = min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     figure = _new_figure(3.2 * ncols, 2.6 * nrows)
@@ -222,7 +177,7 @@ def plot_curves(epochs: list[Epoch], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     figure.suptitle("Training curves" + (f" (selected epoch {best}, marked *)" if best is not None else ""))
     return _save(figure, path)
@@ -261,8 +216,15 @@ def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
     image = ax.imshow(counts, cmap="Blues")
     threshold = counts.max() / 2
     for row, col in np.ndindex(counts.shape):
-        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=9,
-                color="white" if counts[row, col] > threshold else "black")
+        ax.text(
+            col,
+            row,
+            str(counts[row, col]),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if counts[row, col] > threshold else "black",
+        )
     ticks = range(SENTIMENT_CLASSES.size)
     ax.set_xticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
     ax.set_yticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
@@ -294,16 +256,35 @@ def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
         n = len(panel.labels)
         for i, name in enumerate(names):
             marker, _ = VIEW_STYLE[name]
-            ax.scatter(xy[i * n:(i + 1) * n, 0], xy[i * n:(i + 1) * n, 1], c=panel.labels, cmap=cmap, norm=norm,
-                       marker=marker, s=16, alpha=0.8, linewidths=0.3, edgecolors="0.2")
-        handles = [Line2D([], [], marker=VIEW_STYLE[name][0], linestyle="", color="0.5",
-                          markeredgecolor="0.2", label=VIEW_STYLE[name][1]) for name in names]
+            ax.scatter(
+                xy[i * n : (i + 1) * n, 0],
+                xy[i * n : (i + 1) * n, 1],
+                c=panel.labels,
+                cmap=cmap,
+                norm=norm,
+                marker=marker,
+                s=16,
+                alpha=0.8,
+                linewidths=0.3,
+                edgecolors="0.2",
+            )
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker=VIEW_STYLE[name][0],
+                linestyle="",
+                color="0.5",
+                markeredgecolor="0.2",
+                label=VIEW_STYLE[name][1],
+            )
+            for name in names
+        ]
         ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.7)
         ax.set_title(f"{panel.level} level, {panel.stage} training ({n} samples)", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(),
-                    label="sentiment label", shrink=0.8)
+    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), label="sentiment label", shrink=0.8)
     figure.suptitle("Hierarchical alignment of the test projections (t-SNE)")
     return _save(figure, path)
 
@@ -313,18 +294,18 @@ def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[
 
     Returns the images written, in that order. `out_dir` defaults to `run_dir/report`.
     """
-    from hscl.training import run_dir as layout
-
     require_matplotlib()
-    run_dir = Path(run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "report"
-    epochs = read_epochs(run_dir / layout.EPOCHS_FILE)
-    final = read_projections(run_dir / layout.PROJECTIONS_FINAL)
-    initial = read_projections(run_dir / layout.PROJECTIONS_INITIAL)
+    run = RunDir(run_dir)
+    run_dir = run.path
+    out = check_output_folder(Path(out_dir) if out_dir is not None else run_dir / "report")
+    epochs = run.read_epochs()
+    final = run.read_projections(PROJECTIONS_FINAL)
+    initial = run.read_projections(PROJECTIONS_INITIAL)
     _check_same_test_set(initial, final, run_dir)
+    selected = run.selected_epoch()
     out.mkdir(parents=True, exist_ok=True)
     images = [
-        plot_curves(epochs, out / CURVES_PNG),
+        plot_curves(epochs, selected, out / CURVES_PNG),
         plot_scatter(final, out / SCATTER_PNG),
         plot_confusion(final, out / CONFUSION_PNG),
     ]
@@ -344,34 +325,12 @@ def report_markdown(run_dir: str | Path, images: list[Path], relative_to: str | 
     Image links are relative to `relative_to` (the folder the Markdown file will live in).
     """
     from hscl.metrics import format_metrics
-    from hscl.training import run_dir as layout
 
     run_dir = Path(run_dir)
-    test = layout.read_json(run_dir / layout.TEST_FILE)
+    test = RunDir(run_dir).read_test_metrics()
     lines = [f"**Run `{run_dir.name}`**, test: {format_metrics(test)}", ""]
     for image in images:
         link = Path(os.path.relpath(Path(image).resolve(), Path(relative_to).resolve())).as_posix()
         path = Path(image)
         lines += [f"![{path.stem}]({link})", f"*{CAPTIONS.get(path.name, path.stem)}*", ""]
     return "\n".join(lines)
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    images = make_report(args.run_dir, args.out)
-    for image in images:
-        print(f"wrote {image}")
-    if args.markdown:
-        target = Path(args.markdown)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report_markdown(args.run_dir, images, target.parent), encoding="utf-8")
-        print(f"wrote {target}")
-    return 0
-
-
-def add_report_command(subparsers: Any) -> None:
-    """Register `hscl report RUN_DIR [--out DIR] [--markdown FILE]` on the CLI's subparsers."""
-    parser = subparsers.add_parser("report", help="plot a finished run (needs pip install hscl[report])")
-    parser.add_argument("run_dir")
-    parser.add_argument("--out", help="folder for the PNGs (default RUN_DIR/report)")
-    parser.add_argument("--markdown", metavar="FILE", help="also write a Markdown snippet embedding the PNGs")
-    parser.set_defaults(func=_cmd_report)

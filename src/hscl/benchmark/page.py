@@ -1,4 +1,5 @@
 """A suite's results page: the table of mean ± std over seeds, paired comparisons, and its JSON summary."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import numpy as np
 
 from hscl.benchmark.runner import RowResult
 from hscl.benchmark.suites import Suite
+from hscl.files import write_text
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
-from hscl.training.seeds import summarise
+from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 
 
 def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, dict[str, float]]:
@@ -22,52 +24,55 @@ def paired_comparison(reference: RowResult, baseline: RowResult) -> dict[str, di
         diffs = np.array([r[key] - b[key] for r, b in zip(reference.metrics, baseline.metrics)], dtype=np.float64)
         p_value = float("nan")
         if len(diffs) > 1 and np.std(diffs) > 0:
-            p_value = float(stats.ttest_rel([r[key] for r in reference.metrics], [b[key] for b in baseline.metrics]).pvalue)
+            p_value = float(
+                stats.ttest_rel([r[key] for r in reference.metrics], [b[key] for b in baseline.metrics]).pvalue
+            )
         comparison[key] = {"mean_diff": float(diffs.mean()), "p_value": p_value, "n": len(diffs)}
     return comparison
-
-
-def _cell(values: list[float], percent: bool) -> str:
-    scale = 100.0 if percent else 1.0
-    array = np.array(values, dtype=np.float64) * scale
-    if np.isnan(array).any():
-        return "nan"
-    digits = 1 if percent else 3
-    if len(array) == 1:
-        return f"{array[0]:.{digits}f}"
-    return f"{array.mean():.{digits}f} ± {array.std(ddof=1):.{digits}f}"
 
 
 def results_table(results: list[RowResult], selection_column: bool = False) -> str:
     """Markdown table: one row per configuration, mean ± std over seeds (and the validation selection value)."""
     keys = METRIC_KEYS
     extra = ["valid (selection)"] if selection_column else []
-    header = "| configuration | seeds | " + " | ".join([k.replace("_", " ") for k in keys] + extra) + " | epochs | wall (min) |"
+    header = (
+        "| configuration | seeds | "
+        + " | ".join([k.replace("_", " ") for k in keys] + extra)
+        + " | epochs | wall (min) |"
+    )
     lines = [header, "|---|---|" + "---|" * (len(keys) + len(extra) + 2)]
     for result in results:
-        cells = [_cell([m[k] for m in result.metrics], k in PERCENT_KEYS) for k in keys]
+        cells = [mean_std_cell(MeanStd.of([m[k] for m in result.metrics]), k in PERCENT_KEYS) for k in keys]
         if selection_column:
-            cells.append(_cell(result.selection_values, False))
+            cells.append(mean_std_cell(MeanStd.of(result.selection_values), False))
         wall = sum(result.wall_seconds) / 60
         epochs = ",".join(map(str, result.selected_epochs))
-        lines.append(f"| {result.row.label} | {len(result.seeds)} | " + " | ".join(cells) + f" | {epochs} | {wall:.1f} |")
+        lines.append(
+            f"| {result.row.label} | {len(result.seeds)} | " + " | ".join(cells) + f" | {epochs} | {wall:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def comparison_table(comparison: dict[str, dict[str, float]], reference: str, baseline: str) -> str:
     """Markdown table of the paired per-seed differences of test metrics."""
-    lines = [f"Paired per-seed differences of test metrics, `{reference}` minus `{baseline}` "
-             "(paired t-test; n = seeds):", "",
-             "| metric | mean difference | p-value | n |", "|---|---|---|---|"]
+    lines = [
+        f"Paired per-seed differences of test metrics, `{reference}` minus `{baseline}` (paired t-test; n = seeds):",
+        "",
+        "| metric | mean difference | p-value | n |",
+        "|---|---|---|---|",
+    ]
     for key, values in comparison.items():
         scale = 100.0 if key in PERCENT_KEYS else 1.0
         p = "n/a (needs 2+ seeds)" if values["n"] < 2 else f"{values['p_value']:.3f}"
-        lines.append(f"| {key} | {values['mean_diff'] * scale:+.3f}{'' if scale == 1 else ' pts'} | {p} | {values['n']} |")
+        lines.append(
+            f"| {key} | {values['mean_diff'] * scale:+.3f}{'' if scale == 1 else ' pts'} | {p} | {values['n']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def write_results_page(suite: Suite, results: list[RowResult], path: str | Path, command: str,
-                       images_markdown: str = "") -> Path:
+def write_results_page(
+    suite: Suite, results: list[RowResult], path: str | Path, command: str, images_markdown: str = ""
+) -> Path:
     """The Markdown results page of a suite."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,18 +102,30 @@ def write_results_page(suite: Suite, results: list[RowResult], path: str | Path,
             parts += [comparison_table(comparison, reference, baseline)]
     if images_markdown:
         parts += ["## Pictures", "", images_markdown]
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text(path, "\n".join(parts))
     return path
 
 
 def summary_json(results: list[RowResult]) -> dict:
     """Machine-readable summary of every row: mean and std, and every seed's test metrics."""
-    return {"split": "test", "rows": {r.row.key: {"label": r.row.label, "seeds": r.seeds, "mean_std": summarise(r.metrics),
-                        "per_seed": r.metrics, "wall_seconds": r.wall_seconds,
-                        "selected_epochs": r.selected_epochs, "selection_values": r.selection_values,
-                                 "machines": r.machines} for r in results}}
+    return {
+        "split": "test",
+        "rows": {
+            r.row.key: {
+                "label": r.row.label,
+                "seeds": r.seeds,
+                "mean_std": {k: v.to_dict() for k, v in summarise(r.metrics).items()},
+                "per_seed": r.metrics,
+                "wall_seconds": r.wall_seconds,
+                "selected_epochs": r.selected_epochs,
+                "selection_values": r.selection_values,
+                "machines": r.machines,
+            }
+            for r in results
+        },
+    }
 
 
 def dump_summary(results: list[RowResult], path: Path) -> None:
     """Write `summary_json` to `path`."""
-    path.write_text(json.dumps(summary_json(results), indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(summary_json(results), indent=2) + "\n")

@@ -3,13 +3,13 @@
 A suite run directory counts as finished once the runner has written its completion mark, after training
 returned, so an interrupted suite carries on where it stopped.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
 import os
 import platform
-import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -18,13 +18,12 @@ import torch
 
 from hscl.benchmark.suites import Row, Suite
 from hscl.config import RunConfig, load_config
+from hscl.data.loading import load_data
 from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
-from hscl.training import run_dir as layout
+from hscl.training.run_records import CompletionMark, RunDir
 from hscl.training.runtime import quiet_transformers
-from hscl.training.trainer import load_data, train
-
-WALL_FILE = "wall_seconds.json"  # written by the suite when a run has returned: its completion mark
+from hscl.training.trainer import train
 
 
 @dataclasses.dataclass
@@ -46,35 +45,34 @@ def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
     return out_dir / row.key / f"seed_{seed}"
 
 
-def is_finished(run_dir: Path) -> bool:
-    """A run counts as finished once the suite has recorded its wall time, after training returned."""
-    return (run_dir / layout.TEST_FILE).is_file() and (run_dir / WALL_FILE).is_file()
-
-
 _DATASETS: dict[str, MSADataset] = {}  # per process: the last data config's dataset, reused by the runs sharing it
 
 
-def train_and_mark(config: RunConfig, run_dir: Path, concurrent_runs: int = 1, threads: int | None = None) -> dict:
-    """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark."""
+def train_and_mark(
+    config: RunConfig, run_dir: Path, concurrent_runs: int = 1, threads: int | None = None
+) -> CompletionMark:
+    """Train one suite run from scratch, then write its completion mark (wall time and machine); return the mark.
+
+    An unfinished run already in `run_dir` (one the suite was stopped in) is deliberately replaced.
+    """
     if threads is not None:
         torch.set_num_threads(threads)
     key = repr(config.data)
     if key not in _DATASETS:
         _DATASETS.clear()
-        _DATASETS[key] = load_data(config)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+        _DATASETS[key] = load_data(config.data)
     started = time.perf_counter()
-    train(config, run_dir, _DATASETS[key])
-    mark = {"seconds": round(time.perf_counter() - started, 1), "machine": machine_description(),
-            "concurrent_runs": concurrent_runs}
-    layout.write_json(run_dir / WALL_FILE, mark)
-    (run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)  # a finished run is never resumed
+    train(config, run_dir, _DATASETS[key], overwrite=True)
+    mark = CompletionMark(round(time.perf_counter() - started, 1), machine_description(), concurrent_runs)
+    run = RunDir(run_dir)
+    run.write_completion(mark)
+    run.drop_checkpoint()  # a finished run is never resumed
     return mark
 
 
-def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: list[str] | None = None,
-              jobs: int = 1, log=print) -> list[RowResult]:
+def run_suite(
+    suite: Suite, out_dir: str | Path, quick: bool = False, extra: list[str] | None = None, jobs: int = 1, log=print
+) -> list[RowResult]:
     """Train every unfinished (row, seed) of `suite` into `out_dir`, `jobs` at a time; return all rows' results.
 
     A failed run stops the suite: no new run starts, those in flight finish, and an `HSCLError` names the
@@ -89,12 +87,11 @@ def run_suite(suite: Suite, out_dir: str | Path, quick: bool = False, extra: lis
     pending = []
     for row in suite.rows:
         for seed in seeds:
-            if is_finished(run_key_dir(out_dir, row, seed)):
+            if RunDir(run_key_dir(out_dir, row, seed)).is_complete():
                 log(f"[{row.key} seed {seed}] finished earlier, kept")
                 continue
             config = configs[row.key]
-            pending.append((row, seed, dataclasses.replace(
-                config, train=dataclasses.replace(config.train, seed=seed, progress=False))))
+            pending.append((row, seed, config.replace(train=config.train.replace(seed=seed, progress_bar=False))))
     if jobs == 1 or len(pending) <= 1:
         for row, seed, config in pending:
             log(f"[{row.key} seed {seed}] training")
@@ -112,43 +109,50 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
     log(f"training {len(pending)} runs, {jobs} at a time ({threads} CPU threads each)")
     queue = list(reversed(pending))
     failure: tuple[str, BaseException] | None = None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=quiet_transformers) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_transformers
+    ) as pool:
         running: dict[Future, tuple[str, Path]] = {}
         while running or (queue and failure is None):
             while queue and failure is None and len(running) < jobs:
                 row, seed, config = queue.pop()
                 run_dir = run_key_dir(out_dir, row, seed)
-                running[pool.submit(train_and_mark, config, run_dir, jobs, threads)] = (f"[{row.key} seed {seed}]", run_dir)
+                running[pool.submit(train_and_mark, config, run_dir, jobs, threads)] = (
+                    f"[{row.key} seed {seed}]",
+                    run_dir,
+                )
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 (name, run_dir), error = running.pop(future), future.exception()
                 if error is None:
-                    selection = layout.read_json(run_dir / layout.SELECTION_FILE)
-                    log(f"{name} finished in {future.result()['seconds']:.0f} s (selected epoch {selection['epoch']}, "
-                        f"valid {selection['metric']} {selection['valid'][selection['metric']]:.4f})")
+                    selection = RunDir(run_dir).read_selection()
+                    log(
+                        f"{name} finished in {future.result().seconds:.0f} s (selected epoch {selection.epoch}, "
+                        f"valid {selection.metric} {selection.value:.4f})"
+                    )
                 else:
                     log(f"{name} failed: {error}")
                     failure = failure or (name, error)
     if failure is not None:
         name, error = failure
-        raise HSCLError(f"suite run {name} failed: {error}; the runs that finished are kept, "
-                        "run the suite again to carry on") from error
+        raise HSCLError(
+            f"suite run {name} failed: {error}; the runs that finished are kept, run the suite again to carry on"
+        ) from error
 
 
 def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
     """Read the finished runs of `row` back from disk, with their test metrics."""
     result = RowResult(row, seeds, [], [], [])
     for seed in seeds:
-        run_dir = run_key_dir(out_dir, row, seed)
-        mark = layout.read_json(run_dir / WALL_FILE)
-        selection = layout.read_json(run_dir / layout.SELECTION_FILE)
-        result.metrics.append(layout.read_json(run_dir / layout.TEST_FILE))
-        result.wall_seconds.append(float(mark["seconds"]))
-        result.selected_epochs.append(int(selection["epoch"]))
-        result.selection_values.append(float(selection["valid"][selection["metric"]]))
-        result.machines.append(str(mark.get("machine", "not recorded")))
-        result.concurrent_runs.append(int(mark.get("concurrent_runs", 1)))
+        run = RunDir(run_key_dir(out_dir, row, seed))
+        mark = run.read_completion()
+        selection = run.read_selection()
+        result.metrics.append(run.read_test_metrics())
+        result.wall_seconds.append(mark.seconds)
+        result.selected_epochs.append(selection.epoch)
+        result.selection_values.append(selection.value)
+        result.machines.append(mark.machine)
+        result.concurrent_runs.append(mark.concurrent_runs)
     return result
 
 
@@ -163,5 +167,7 @@ def machine_description() -> str:
     except OSError:
         pass
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )

@@ -4,6 +4,7 @@
 results page (`hscl.benchmark.page`). This module imports nothing heavy, so the CLI can list the suites.
 Hyper-parameter studies are not suites: `hscl tune` searches on validation only (`hscl.tune`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from hscl.errors import ConfigError
 
 NO_CONTRASTIVE = ("loss.unimodal=false", "loss.fusion=false")
+
 
 @dataclass(frozen=True)
 class Row:
@@ -50,12 +52,18 @@ SUITES: dict[str, Suite] = {
         preset="mosi-utterance",
         rows=(
             Row("text_only", "Text-only fine-tuning (same encoder, same budget)", ("model.modalities=text",)),
-            Row("late_fusion", "Late fusion: MLP on [text CLS; audio features]", ("model.fusion=late", *NO_CONTRASTIVE)),
+            Row(
+                "late_fusion", "Late fusion: MLP on [text CLS; audio features]", ("model.fusion=late", *NO_CONTRASTIVE)
+            ),
             Row("hscl", "HSCL (text + audio, SupCR at both levels)"),
             Row("no_contrastive", "Hierarchy ablation: no contrastive loss", NO_CONTRASTIVE),
             Row("unimodal_only", "Hierarchy ablation: unimodal level only", ("loss.fusion=false",)),
             Row("fusion_only", "Hierarchy ablation: fusion level only", ("loss.unimodal=false",)),
-            Row("ntxent", "Label ablation: label-free NT-Xent (unimodal level)", ("loss.contrastive=ntxent", "loss.fusion=false")),
+            Row(
+                "ntxent",
+                "Label ablation: label-free NT-Xent (unimodal level)",
+                ("loss.contrastive=ntxent", "loss.fusion=false"),
+            ),
             Row("supcon", "Label ablation: 7-class SupCon", ("loss.contrastive=supcon",)),
             Row("supcr_released", "SupCR with the released code's denominator", ("loss.contrastive=supcr_released",)),
         ),

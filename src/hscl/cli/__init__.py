@@ -4,6 +4,7 @@ A subcommand module defines `add_parser(subparsers)`, which adds its parser and 
 nothing heavy at module level: torch, transformers and the rest are imported inside the function that
 runs the command, so `hscl --help` and the light subcommands start at once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,15 +14,26 @@ import sys
 from hscl.errors import HSCLError
 
 # Subcommands in the order `hscl --help` lists them; each name is a module of this package.
-COMMANDS: tuple[str, ...] = ("train", "evaluate", "predict", "report", "benchmark", "tune", "presets", "config",
-                             "data")
+COMMANDS: tuple[str, ...] = (
+    "train",
+    "evaluate",
+    "predict",
+    "report",
+    "benchmark",
+    "tune",
+    "presets",
+    "config",
+    "data",
+    "extract",
+)
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports SIGINT
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hscl` command, every subcommand registered."""
     parser = argparse.ArgumentParser(
-        prog="hscl", description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis.")
+        prog="hscl", description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"hscl.cli.{name}").add_parser(sub)

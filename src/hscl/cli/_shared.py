@@ -1,4 +1,5 @@
 """Argument helpers and run-time setup shared by several subcommands (light: no heavy imports)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,15 +7,20 @@ import logging
 import sys
 
 DEVICE_HELP = "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
+FORMAT_HELP = "dataset format (default: detect from the path): mult, mmim, mmsa, utterance, converted or synthetic"
 
 
 def add_override_argument(parser: argparse.ArgumentParser) -> None:
     """`--set KEY=VALUE`, repeatable, with help that says what it accepts."""
     parser.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", default=[],
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        default=[],
         help="override one config field by its dotted path, the value parsed as YAML, e.g. "
-             "--set train.lr_main=2e-4 --set loss.w1=0.1 --set model.modalities=audio; repeatable. "
-             "`hscl config show` prints every field, `hscl config schema` their types and ranges")
+        "--set train.lr_main=2e-4 --set loss.w1=0.1 --set model.modalities=audio; repeatable. "
+        "`hscl config show` prints every field, `hscl config schema` their types and ranges",
+    )
 
 
 def start_logging() -> None:

@@ -1,4 +1,5 @@
 """`hscl benchmark`: train a results suite (resumably) and write its page with pictures."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,17 +11,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl benchmark`."""
     from hscl.benchmark.suites import SUITES
 
-    parser = sub.add_parser("benchmark", help="run a results suite (resumable) and write its page",
-                            description="Train every (row, seed) of a suite that has not finished yet, then write "
-                                        "its results page (mean ± std over seeds, paired tests, pictures).")
+    parser = sub.add_parser(
+        "benchmark",
+        help="run a results suite (resumable) and write its page",
+        description="Train every (row, seed) of a suite that has not finished yet, then write "
+        "its results page (mean ± std over seeds, paired tests, pictures).",
+    )
     parser.add_argument("--suite", required=True, choices=sorted(SUITES), help="which suite")
-    parser.add_argument("--quick", action="store_true",
-                        help="the first seed only, with fewer epochs where the suite sets them (mosi-utterance: 2)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (e.g. several on one GPU)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the first seed only, with fewer epochs where the suite sets them (mosi-utterance: 2)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once, each in its own process (e.g. several on one GPU)"
+    )
     parser.add_argument("--out", help="runs directory (default runs/benchmark-<suite>[-quick])")
-    parser.add_argument("--results", help="results page to write, with its .json summary beside it "
-                                          "(default docs/results/<suite>[-quick].md)")
+    parser.add_argument(
+        "--results",
+        help="results page to write, with its .json summary beside it (default docs/results/<suite>[-quick].md)",
+    )
     add_override_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip the pictures")
     parser.set_defaults(func=run)
@@ -44,9 +54,15 @@ def run(args: argparse.Namespace) -> int:
     page.parent.mkdir(parents=True, exist_ok=True)
     dump_summary(results, out_dir / "summary.json")
     dump_summary(results, page.with_suffix(".json"))
-    command = " ".join(["hscl benchmark --suite", suite.name, *(["--quick"] if args.quick else []),
-                        *([f"--jobs {args.jobs}"] if args.jobs > 1 else []),
-                        *[f"--set {item}" for item in args.set or []]])
+    command = " ".join(
+        [
+            "hscl benchmark --suite",
+            suite.name,
+            *(["--quick"] if args.quick else []),
+            *([f"--jobs {args.jobs}"] if args.jobs > 1 else []),
+            *[f"--set {item}" for item in args.set or []],
+        ]
+    )
     images = ""
     if not args.no_report:
         run_dir = run_key_dir(out_dir, next(r for r in suite.rows if r.key == suite.report_row), results[0].seeds[0])

@@ -1,19 +1,23 @@
 """`hscl evaluate`: reload a run's selected model and score one split."""
+
 from __future__ import annotations
 
 import argparse
 
-from hscl.cli._shared import DEVICE_HELP, start_logging
+from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl evaluate`."""
-    parser = sub.add_parser("evaluate", help="reload a run and score a split",
-                            description="Reload the selected model of a finished run and score one split.")
-    parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
+    parser = sub.add_parser(
+        "evaluate",
+        help="reload a run and score a split",
+        description="Reload the selected model of a finished run and score one split.",
+    )
+    parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="split to score")
     parser.add_argument("--data", help="another dataset path (default: the run's own)")
-    parser.add_argument("--format", help="format of --data (default: detect; see `hscl data inspect --help`)")
+    parser.add_argument("--format", help=f"format of --data: {FORMAT_HELP}")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--json", action="store_true", help="also print the metrics as JSON")
     parser.set_defaults(func=run)

@@ -1,30 +1,81 @@
-"""`hscl predict`: write a run's predictions for a dataset as CSV."""
+"""`hscl predict`: write a run's predictions for a dataset, or for new media clips, as CSV."""
+
 from __future__ import annotations
 
 import argparse
 
-from hscl.cli._shared import DEVICE_HELP, start_logging
+from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl predict`."""
-    parser = sub.add_parser("predict", help="write predictions of a run for a dataset",
-                            description="Write the predictions of a run's selected model as CSV (id, split, "
-                                        "prediction, label).")
-    parser.add_argument("run_dir", help="a finished run directory (or a saved model folder)")
-    parser.add_argument("--data", required=True, help="dataset file or folder")
-    parser.add_argument("--format", help="format of --data (default: detect; see `hscl data inspect --help`)")
-    parser.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="split(s) to predict")
-    parser.add_argument("--out", required=True, help="CSV file to write (a new file, or one to replace)")
+    parser = sub.add_parser(
+        "predict",
+        help="write predictions of a run for a dataset or media files",
+        description="Write the predictions of a run's selected model as CSV: for a dataset "
+        "(--data: id, split, prediction, label) or for video/audio files (--media: "
+        "id, file, prediction), which are extracted with exactly the settings of the "
+        "run's training data.",
+    )
+    parser.add_argument("run_dir", help="a run directory written by `hscl train`")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="dataset file or folder")
+    source.add_argument(
+        "--media", nargs="+", help="media files or folders (the run must be trained on `hscl extract` output)"
+    )
+    parser.add_argument("--format", help=f"format of --data: {FORMAT_HELP}")
+    parser.add_argument(
+        "--split", default="test", choices=["train", "valid", "test", "all"], help="split(s) of --data to predict"
+    )
+    parser.add_argument("--text", help="the transcript of a single --media file")
+    parser.add_argument(
+        "--transcripts",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="for --media: a CSV with columns id,text, or an SRT file (repeatable), as for `hscl extract`",
+    )
+    parser.add_argument("--segments", help="for --media: CSV with columns id,file,start,end (as for `hscl extract`)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="for --media: files extracted at once (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="CSV file to write (a new file, or one to replace; never the --data input)"
+    )
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Predict and say how many rows were written."""
-    start_logging()
-    from hscl.training.inference import predict_run
+    from hscl.errors import ConfigError
 
-    rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
+    media_only = [
+        flag
+        for flag, value in (("--text", args.text), ("--transcripts", args.transcripts), ("--segments", args.segments))
+        if value
+    ]
+    if args.data is not None and media_only:
+        raise ConfigError(f"{', '.join(media_only)} go(es) with --media, not --data")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs} must be at least 1")
+    start_logging()
+    if args.media is not None:
+        from hscl.extract.prediction import predict_media
+
+        rows = predict_media(
+            args.run_dir,
+            args.media,
+            args.out,
+            text=args.text,
+            transcripts=args.transcripts,
+            segments=args.segments,
+            jobs=args.jobs,
+            device=args.device,
+        )
+    else:
+        from hscl.training.inference import predict_run
+
+        rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
     print(f"wrote {rows} predictions to {args.out}")
     return 0

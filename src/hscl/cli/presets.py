@@ -1,4 +1,5 @@
 """`hscl presets`: list the shipped presets."""
+
 from __future__ import annotations
 
 import argparse

@@ -3,10 +3,11 @@
 No per-sample Python work happens per batch: a batch is a gather of rows followed by a truncation
 to the longest sample in it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ class EncodedSequences:
     lengths: torch.Tensor  # (N,) long
 
     @classmethod
-    def from_numpy(cls, seq: Sequences) -> "EncodedSequences":
+    def from_numpy(cls, seq: Sequences) -> EncodedSequences:
         """Wrap a `Sequences` (without copying, unless it has no frame at all: then one zero frame)."""
         features = np.ascontiguousarray(seq.features, dtype=np.float32)
         if features.shape[1] == 0:  # `gather` always returns at least one (masked) frame
@@ -47,7 +48,6 @@ class EncodedSplit:
     labels: torch.Tensor  # (N,) float32
     audio: EncodedSequences | None
     visual: EncodedSequences | None
-    pad_token_id: int
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -63,7 +63,6 @@ class EncodedSplit:
             input_ids=self.input_ids[index, :width],
             attention_mask=attention_mask,
             labels=self.labels[index],
-            index=index,
             audio=audio,
             audio_mask=audio_mask,
             visual=visual,
@@ -75,20 +74,21 @@ def encode_split(split: SplitData, tokenizer, max_text_len: int = 50) -> Encoded
     """Tokenise every text of `split` once (truncating to `max_text_len` tokens) and tensorise it."""
     if len(split) == 0:
         raise ValueError("cannot encode an empty split")
-    tokens = tokenizer(list(split.texts), padding="longest", truncation=True,
-                       max_length=max_text_len, return_tensors="pt")
+    tokens = tokenizer(
+        list(split.texts), padding="longest", truncation=True, max_length=max_text_len, return_tensors="pt"
+    )
     return EncodedSplit(
         input_ids=tokens["input_ids"].long(),
         text_lengths=tokens["attention_mask"].sum(dim=1).long(),
         labels=torch.from_numpy(np.asarray(split.labels, dtype=np.float32)),
         audio=None if split.audio is None else EncodedSequences.from_numpy(split.audio),
         visual=None if split.visual is None else EncodedSequences.from_numpy(split.visual),
-        pad_token_id=int(tokenizer.pad_token_id),
     )
 
 
-def batch_indices(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None,
-                  drop_last: bool = False) -> list[torch.Tensor]:
+def batch_indices(
+    n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None, drop_last: bool = False
+) -> list[torch.Tensor]:
     """The row indices of each batch of one epoch, in order."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -99,8 +99,13 @@ def batch_indices(n: int, batch_size: int, shuffle: bool, generator: torch.Gener
     return chunks
 
 
-def iter_batches(encoded: EncodedSplit, batch_size: int, shuffle: bool = False,
-                 generator: torch.Generator | None = None, drop_last: bool = False) -> Iterator[Batch]:
+def iter_batches(
+    encoded: EncodedSplit,
+    batch_size: int,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> Iterator[Batch]:
     """Batches covering `encoded` once, shuffled with `generator` when `shuffle`."""
     for index in batch_indices(len(encoded), batch_size, shuffle, generator, drop_last):
         yield encoded.batch(index)

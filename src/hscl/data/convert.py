@@ -1,4 +1,5 @@
 """Write any `MSADataset` in the converted format, and describe a dataset in a readable report."""
+
 from __future__ import annotations
 
 import csv
@@ -19,22 +20,29 @@ from hscl.data.readers.converted import (
 )
 from hscl.data.types import LABEL_RANGE, MODALITIES, SPLITS, MSADataset, Sequences
 from hscl.errors import DataError
+from hscl.files import check_output_folder, open_atomic, write_text
 from hscl.metrics import SENTIMENT_CLASSES, sentiment_class_index
 
-def write_converted(ds: MSADataset, out_dir: str | Path) -> Path:
+
+def write_converted(
+    ds: MSADataset, out_dir: str | Path, manifest_extra: dict | None = None, keep: frozenset[str] = frozenset()
+) -> Path:
     """Write `ds` to `out_dir` in the converted format and return the folder.
 
-    `out_dir` must be new, empty, or an existing converted dataset (which is replaced). The manifest
-    is written last, so an interrupted write never looks like a complete dataset.
+    `out_dir` must be new, empty (but for the entries named in `keep`, which a caller stores next to
+    the dataset), or an existing converted dataset (which is replaced). `manifest_extra` adds fields
+    to the manifest (readers ignore fields they do not know). The manifest is written last, so an
+    interrupted write never looks like a complete dataset.
     """
     out = Path(out_dir)
     _check_dataset(ds)
-    _check_writable(out)
+    check_writable(out, keep)
     arrays = {split: _split_arrays(ds, split) for split in SPLITS}  # checks padding before writing
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_FILE).unlink(missing_ok=True)
     for split in SPLITS:
-        np.savez(out / split_file(split), **arrays[split])
+        with open_atomic(out / split_file(split), binary=True) as handle:
+            np.savez(handle, **arrays[split])
     _write_texts(out / TEXTS_FILE, ds)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -45,7 +53,11 @@ def write_converted(ds: MSADataset, out_dir: str | Path) -> Path:
         "modalities": list(ds.modalities),
         "dims": {name: ds.feature_dim(name) for name in ds.modalities},
     }
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    clashing = sorted(set(manifest) & set(manifest_extra or {}))
+    if clashing:
+        raise ValueError(f"manifest_extra may not replace the format's own fields {clashing}")
+    manifest |= manifest_extra or {}
+    write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return out
 
 
@@ -74,11 +86,18 @@ def unpadded_frames(sequences: Sequences, source: str, where: str) -> np.ndarray
     return sequences.features[real]
 
 
-def _check_writable(out: Path) -> None:
+def check_writable(out: Path, keep: frozenset[str] = frozenset()) -> None:
+    """A `DataError` (or `HSCLError`) unless `out` is a folder `write_converted` may write: new, empty (but for
+    the entries in `keep`), or a converted dataset, and writable."""
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not detect(out):
-        raise DataError(out, f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it (choose a new or empty folder)")
+    if out.is_dir() and any(p.name not in keep for p in out.iterdir()) and not detect(out):
+        raise DataError(
+            out,
+            f"folder is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it "
+            "(choose a new or empty folder)",
+        )
+    check_output_folder(out)
 
 
 def _check_dataset(ds: MSADataset) -> None:
@@ -90,7 +109,11 @@ def _check_dataset(ds: MSADataset) -> None:
     for split in SPLITS:
         data = ds.splits[split]
         if data.labels.dtype != np.float32 or data.labels.shape != (len(data),):
-            raise DataError(source, f"{split}: labels must be float32 of shape ({len(data)},), found {data.labels.dtype} {data.labels.shape}")
+            raise DataError(
+                source,
+                f"{split}: labels must be float32 of shape ({len(data)},), "
+                f"found {data.labels.dtype} {data.labels.shape}",
+            )
         present = tuple(name for name in MODALITIES if data.modality(name) is not None)
         if present != modalities:
             raise DataError(source, f"{split}: has modalities {present}, the first split has {modalities}")
@@ -103,7 +126,7 @@ def _check_dataset(ds: MSADataset) -> None:
 
 
 def _write_texts(path: Path, ds: MSADataset) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with open_atomic(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(TEXT_COLUMNS)
         for split in SPLITS:
@@ -114,9 +137,14 @@ def _write_texts(path: Path, ds: MSADataset) -> None:
 def inspect_dataset(ds: MSADataset) -> str:
     """A readable report: origin, split sizes, feature sizes, lengths, label histogram, problems, notes."""
     lines = [f"source: {ds.source}", f"format: {ds.format}"]
-    lines.append("modalities: " + ", ".join(["text"] + [f"{name} (d={ds.feature_dim(name)})" for name in ds.modalities]))
+    lines.append(
+        "modalities: " + ", ".join(["text"] + [f"{name} (d={ds.feature_dim(name)})" for name in ds.modalities])
+    )
     lines.append("")
-    lines.append(f"{'split':<6} {'samples':>8}  " + "  ".join(f"{name + ' len min/median/max (L)':>34}" for name in ds.modalities))
+    lines.append(
+        f"{'split':<6} {'samples':>8}  "
+        + "  ".join(f"{name + ' len min/median/max (L)':>34}" for name in ds.modalities)
+    )
     for split, data in ds.splits.items():
         cells = []
         for name in ds.modalities:

@@ -1,14 +1,19 @@
 """Pick the reader for a path (by name or by detection), read it, validate it."""
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hscl.data.readers import converted, mmim, mmsa, mult, synthetic, utterance
 from hscl.data.types import MSADataset
 from hscl.data.validate import validate_dataset
 from hscl.errors import DataError
+
+if TYPE_CHECKING:
+    from hscl.config import DataConfig
 
 Reader = Callable[..., MSADataset]
 
@@ -31,16 +36,51 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
 }
 
 
+# The names that mark each layout in a folder, and whether it needs all of them or any one.
+LAYOUT_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "converted": ("all", (converted.MANIFEST_FILE,)),
+    "utterance": ("all", (utterance.SEGMENTS_FILE,)),
+    "mmim": ("all", mmim.SPLIT_FILES),
+    "mmsa": ("any", mmsa.PICKLE_FILES),
+    "mult": ("any", tuple(mult.PICKLE_TO_CSV)),
+}
+
+
 def detect_format(path: str | Path) -> str:
-    """The one format whose layout `path` matches; a `DataError` if none or several match."""
+    """The one format whose layout `path` matches; a `DataError` if none or several match.
+
+    When none matches but a folder holds some of a layout's names, the error says which of its files
+    are missing or are not files.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or directory")
     matches = [name for name, detect in DETECTORS.items() if detect(path)]
     if len(matches) != 1:
         found = "no known layout" if not matches else f"several layouts ({', '.join(matches)})"
+        hints = _layout_hints(path) if not matches else []
+        found += f" ({'; '.join(hints)})" if hints else ""
         raise DataError(path, f"{found}; pass format= one of {sorted(READERS)}")
     return matches[0]
+
+
+def _layout_hints(folder: Path) -> list[str]:
+    """For each layout some of whose names `folder` holds: which of its files are not files or missing."""
+    hints = []
+    for layout, (needs, names) in LAYOUT_FILES.items():
+        present = [name for name in names if (folder / name).exists()] if folder.is_dir() else []
+        if not present:
+            continue
+        problems = [
+            f"{name} is a {'folder' if (folder / name).is_dir() else 'special file'}, not a file"
+            for name in present
+            if not (folder / name).is_file()
+        ]
+        missing = [name for name in names if name not in present] if needs == "all" else []
+        if missing:
+            problems.append(f"{', '.join(missing)} missing")
+        hints.append(f"looks like {layout} but {' and '.join(problems)}")
+    return hints
 
 
 def load_dataset(path: str | Path | None = None, format: str | None = None, **options: Any) -> MSADataset:
@@ -54,7 +94,9 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
             raise DataError("<none>", "no data path given and no format to generate")
         format = detect_format(path)
     if format not in READERS:
-        raise DataError(path if path is not None else "<none>", f"unknown format {format!r}; expected one of {sorted(READERS)}")
+        raise DataError(
+            path if path is not None else "<none>", f"unknown format {format!r}; expected one of {sorted(READERS)}"
+        )
     if format != "synthetic":
         if path is None:
             raise DataError("<none>", f"format {format!r} needs a data path")
@@ -67,6 +109,11 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
     return validate_dataset(dataset)
 
 
+def load_data(config: DataConfig) -> MSADataset:
+    """The dataset a run's data config names (path, format and reader options)."""
+    return load_dataset(config.path, config.format, **config.options)
+
+
 def _check_options(reader: Reader, format: str, options: dict[str, Any], path: str | Path | None) -> None:
     """A `DataError` listing the accepted options when `options` holds one the reader does not take."""
     parameters = inspect.signature(reader).parameters
@@ -75,5 +122,7 @@ def _check_options(reader: Reader, format: str, options: dict[str, Any], path: s
     accepted = [name for name in parameters if name != "path"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise DataError(path if path is not None else "<none>",
-                        f"format {format!r} takes no option(s) {unknown}; accepted: {accepted or 'none'}")
+        raise DataError(
+            path if path is not None else "<none>",
+            f"format {format!r} takes no option(s) {unknown}; accepted: {accepted or 'none'}",
+        )

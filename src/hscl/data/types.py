@@ -1,8 +1,10 @@
 """The one in-memory dataset type every reader returns, and the typed batch the model consumes."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,9 +41,18 @@ class Sequences:
         """Padded length L."""
         return int(self.features.shape[1])
 
-    def select(self, index: np.ndarray) -> "Sequences":
+    def select(self, index: np.ndarray) -> Sequences:
         """Rows `index`, as a new `Sequences`."""
         return Sequences(self.features[index], self.lengths[index])
+
+    @classmethod
+    def from_frames(cls, frames: list[np.ndarray], dim: int) -> Sequences:
+        """Unpadded (len_i, dim) arrays, right-padded to the longest as float32."""
+        lengths = np.array([len(f) for f in frames], dtype=np.int64)
+        features = np.zeros((len(frames), int(lengths.max()) if len(frames) else 0, dim), dtype=np.float32)
+        for i, sample in enumerate(frames):
+            features[i, : len(sample)] = sample
+        return cls(features, lengths)
 
 
 @dataclass
@@ -63,7 +74,7 @@ class SplitData:
             raise KeyError(f"unknown modality {name!r}; expected one of {MODALITIES}")
         return getattr(self, name)
 
-    def select(self, index: np.ndarray) -> "SplitData":
+    def select(self, index: np.ndarray) -> SplitData:
         """Rows `index`, as a new `SplitData`."""
         index = np.asarray(index, dtype=np.int64)
         return SplitData(
@@ -83,6 +94,10 @@ class MSADataset:
     source: str = ""
     format: str = ""
     notes: list[str] = field(default_factory=list)
+    feature_files: dict[str, str] = field(default_factory=dict)
+    """The file each modality's features were read from, where that is not `source` (errors name it)."""
+    extraction: dict[str, Any] | None = None
+    """How `hscl extract` made the features (its manifest record); every run trained on them keeps a copy."""
 
     def __getitem__(self, split: str) -> SplitData:
         if split not in self.splits:
@@ -107,8 +122,7 @@ class Batch:
 
     input_ids: torch.Tensor  # (B, Lt) long
     attention_mask: torch.Tensor  # (B, Lt) bool
-    labels: torch.Tensor  # (B,) float32
-    index: torch.Tensor  # (B,) long: rows of the split this batch came from
+    labels: torch.Tensor  # (B,) float32: the targets the loss reads
     audio: torch.Tensor | None = None  # (B, La, da) float32
     audio_mask: torch.Tensor | None = None  # (B, La) bool
     visual: torch.Tensor | None = None  # (B, Lv, dv) float32
@@ -117,7 +131,7 @@ class Batch:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """The same batch with every tensor on `device`."""
         moved = {
             name: (None if value is None else value.to(device, non_blocking=non_blocking))

@@ -1,10 +1,17 @@
 """The checks every dataset passes after reading, whatever its format.
 
 `validate_dataset` raises `DataError(source, "<split>: <problem>")` for anything a reader got wrong or
-a file got wrong, naming the first offending id where there is one. It changes data in two
-documented ways only: non-finite feature values become 0 (counted, logged and noted in `ds.notes`),
-and labels within `LABEL_TOLERANCE` outside `LABEL_RANGE` are clipped into it (a new labels array).
+a file got wrong, naming the first offending id where there is one (and, for feature values, the
+modality's own file where the reader recorded one). It changes data in two documented ways only:
+sparse non-finite feature values become 0 (counted, logged and noted in `ds.notes`), and labels
+within `LABEL_RANGE_SLACK` outside `LABEL_RANGE` are clipped into it (a new labels array).
+
+It refuses what would train silently on nothing or overflow: a modality of a split whose real frames
+(within each sample's length) hold more than `NON_FINITE_LIMIT` NaN or infinite values, finite
+feature values beyond +-`FEATURE_MAGNITUDE_LIMIT`, and valid or test splits of fewer than
+`MIN_EVAL_SAMPLES` samples (their Pearson correlation is undefined).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +23,16 @@ from hscl.errors import DataError
 
 logger = logging.getLogger("hscl.data")
 
-LABEL_TOLERANCE = 1e-4
+LABEL_RANGE_SLACK = 1e-4
+"""Labels at most this far outside `LABEL_RANGE` are rounding, clipped into it; further out is an error."""
+NON_FINITE_LIMIT = 0.5
+"""Largest share of NaN or infinite values among a modality's real frames in a split that is zeroed
+rather than refused. Public releases hold a few -inf frames (MulT/MMSA audio); all-NaN is broken data."""
+FEATURE_MAGNITUDE_LIMIT = 1e6
+"""Largest |feature value| accepted. Real features stay far below it (MOSI openSMILE audio.npy: 376;
+its video.npy: 198; the synthetic set: 5.6); 1e30 overflows float32 as soon as the model squares it."""
+MIN_EVAL_SAMPLES = 2
+"""Fewest samples in the valid and test splits: Pearson correlation needs two."""
 
 
 def validate_dataset(ds: MSADataset) -> MSADataset:
@@ -34,7 +50,7 @@ def validate_dataset(ds: MSADataset) -> MSADataset:
         for name in MODALITIES:
             sequences = data.modality(name)
             if sequences is not None:
-                _zero_non_finite(ds, sequences, name, split)
+                _check_values(ds, sequences, data.ids, name, split)
                 _check_padding(sequences, data.ids, split, source, name)
         _check_labels(data, split, source)
         _check_ids(data.ids, split, source, seen_ids)
@@ -48,12 +64,19 @@ def _check_structure(data: SplitData, split: str, source: str) -> None:
     n = len(data.ids)
     if n == 0:
         raise DataError(source, f"{split}: empty split")
+    if split != "train" and n < MIN_EVAL_SAMPLES:
+        raise DataError(
+            source,
+            f"{split}: {n} sample; {split} needs at least {MIN_EVAL_SAMPLES} (correlation is undefined for fewer)",
+        )
     if len(data.texts) != n:
         raise DataError(source, f"{split}: {n} ids but {len(data.texts)} texts")
     for kind, values in (("id", data.ids), ("text", data.texts)):
         bad = next((i for i, value in enumerate(values) if not isinstance(value, str)), None)
         if bad is not None:
-            raise DataError(source, f"{split}: {kind} of row {bad} (id {data.ids[bad]!r}) is {type(values[bad]).__name__}, not str")
+            raise DataError(
+                source, f"{split}: {kind} of row {bad} (id {data.ids[bad]!r}) is {type(values[bad]).__name__}, not str"
+            )
     labels = data.labels
     if not isinstance(labels, np.ndarray) or labels.dtype != np.float32 or labels.shape != (n,):
         found = f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray) else type(labels).__name__
@@ -78,7 +101,9 @@ def _check_sequences(seq: Sequences, ids: list[str], split: str, source: str, na
     outside = np.flatnonzero((lengths < 0) | (lengths > features.shape[1]))
     if outside.size:
         i = int(outside[0])
-        raise DataError(source, f"{split}: {name} length {lengths[i]} of id {ids[i]!r} is outside [0, {features.shape[1]}]")
+        raise DataError(
+            source, f"{split}: {name} length {lengths[i]} of id {ids[i]!r} is outside [0, {features.shape[1]}]"
+        )
 
 
 def _check_modalities(ds: MSADataset, source: str) -> None:
@@ -87,22 +112,50 @@ def _check_modalities(ds: MSADataset, source: str) -> None:
     for split in SPLITS[1:]:
         found = {name: seq.dim for name in MODALITIES if (seq := ds.splits[split].modality(name)) is not None}
         if found != reference:
-            raise DataError(source, f"{split}: modalities and feature sizes {found} differ from {SPLITS[0]}'s {reference}")
+            raise DataError(
+                source, f"{split}: modalities and feature sizes {found} differ from {SPLITS[0]}'s {reference}"
+            )
 
 
-def _zero_non_finite(ds: MSADataset, seq: Sequences, name: str, split: str) -> None:
-    """Replace NaN and +-inf features by 0, logging and noting how many there were."""
-    count = sum(int(np.count_nonzero(~np.isfinite(seq.features[rows]))) for rows in row_chunks(len(seq.features)))
-    if count == 0:
-        return
-    if not seq.features.flags.writeable:
-        seq.features = seq.features.copy()
+def _check_values(ds: MSADataset, seq: Sequences, ids: list[str], name: str, split: str) -> None:
+    """Refuse mostly non-finite or oversized features; replace sparse NaN and +-inf by 0, noting how many."""
+    where = ds.feature_files.get(name) or ds.source or "<dataset>"
+    positions = np.arange(seq.max_len)
+    count = real_count = 0
+    oversized: tuple[int, float] | None = None  # (row, largest finite magnitude) of the first sample over the limit
     for rows in row_chunks(len(seq.features)):
         block = seq.features[rows]
-        block[~np.isfinite(block)] = 0.0
-    message = f"{name}: replaced {count} non-finite values with 0 in {split}"
-    logger.warning(message)
-    ds.notes.append(message)
+        bad = ~np.isfinite(block)
+        count += int(np.count_nonzero(bad))
+        real_count += int(np.count_nonzero(bad & (positions[None, :] < seq.lengths[rows, None])[:, :, None]))
+        magnitude = np.max(np.abs(block), axis=(1, 2), where=~bad, initial=0.0)
+        over = np.flatnonzero(magnitude > FEATURE_MAGNITUDE_LIMIT)
+        if oversized is None and over.size:
+            oversized = (rows.start + int(over[0]), float(magnitude[over[0]]))
+    real_values = int(seq.lengths.sum()) * seq.dim
+    if real_values and real_count > NON_FINITE_LIMIT * real_values:
+        raise DataError(
+            where,
+            f"{split}: {name}: {real_count} of {real_values} feature values "
+            f"({real_count / real_values:.0%}) are NaN or infinite; at most "
+            f"{NON_FINITE_LIMIT:.0%} are replaced by 0, this is no usable data",
+        )
+    if oversized is not None:
+        row, value = oversized
+        raise DataError(
+            where,
+            f"{split}: {name} of id {ids[row]!r} has a value of magnitude {value:.3g}; features must "
+            f"lie within +-{FEATURE_MAGNITUDE_LIMIT:g} (real MOSI audio peaks at 376)",
+        )
+    if count:
+        if not seq.features.flags.writeable:
+            seq.features = seq.features.copy()
+        for rows in row_chunks(len(seq.features)):
+            block = seq.features[rows]
+            block[~np.isfinite(block)] = 0.0
+        message = f"{name}: replaced {count} non-finite values with 0 in {split}"
+        logger.warning(message)
+        ds.notes.append(message)
 
 
 def _check_padding(seq: Sequences, ids: list[str], split: str, source: str, name: str) -> None:
@@ -122,13 +175,17 @@ def _check_padding(seq: Sequences, ids: list[str], split: str, source: str, name
 
 
 def _check_labels(data: SplitData, split: str, source: str) -> None:
-    """Labels finite and inside `LABEL_RANGE` up to `LABEL_TOLERANCE`, then clipped into it."""
+    """Labels finite and inside `LABEL_RANGE` up to `LABEL_RANGE_SLACK`, then clipped into it."""
     low, high = LABEL_RANGE
     labels = data.labels
-    bad = np.flatnonzero(~np.isfinite(labels) | (labels < low - LABEL_TOLERANCE) | (labels > high + LABEL_TOLERANCE))
+    bad = np.flatnonzero(
+        ~np.isfinite(labels) | (labels < low - LABEL_RANGE_SLACK) | (labels > high + LABEL_RANGE_SLACK)
+    )
     if bad.size:
         i = int(bad[0])
-        raise DataError(source, f"{split}: label {float(labels[i]):g} of id {data.ids[i]!r} is not a number in [{low:g}, {high:g}]")
+        raise DataError(
+            source, f"{split}: label {float(labels[i]):g} of id {data.ids[i]!r} is not a number in [{low:g}, {high:g}]"
+        )
     if np.any((labels < low) | (labels > high)):
         data.labels = np.clip(labels, low, high).astype(np.float32)
 

@@ -1,31 +1,16 @@
 """Unimodal encoders: a Hugging Face text encoder and a Transformer encoder for feature sequences."""
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoModel, PretrainedConfig
 
+from hscl.config.model import SequenceEncoderConfig
 from hscl.errors import ConfigError
-
-
-@dataclass
-class SequenceEncoderConfig:
-    """Sizes of the Transformer encoder for one non-text modality (audio or visual).
-
-    `d_model=None` keeps the input feature size as the model width (no input projection);
-    otherwise a linear layer projects the features to `d_model` first. `n_heads` must divide
-    the model width.
-    """
-
-    d_model: int | None = None
-    n_heads: int = 1
-    ff_dim: int = 32
-    n_layers: int = 3
-    dropout: float = 0.1
 
 
 class TextEncoder(nn.Module):
@@ -42,7 +27,7 @@ class TextEncoder(nn.Module):
         self.model = model
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path) -> "TextEncoder":
+    def from_pretrained(cls, name_or_path: str | Path) -> TextEncoder:
         """Pretrained weights from a local directory (or a model name already in the HF cache)."""
         try:
             model = AutoModel.from_pretrained(str(name_or_path))
@@ -51,7 +36,7 @@ class TextEncoder(nn.Module):
         return cls(model)
 
     @classmethod
-    def from_config(cls, config: PretrainedConfig) -> "TextEncoder":
+    def from_config(cls, config: PretrainedConfig) -> TextEncoder:
         """An encoder with the architecture of `config` and freshly initialised weights."""
         return cls(AutoModel.from_config(config))
 
@@ -114,9 +99,7 @@ class SequenceEncoder(nn.Module):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """States (B, 1+L, d) with the CLS state first, and the mask (B, 1+L), True = real."""
         if features.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"features have size {features.shape[-1]}; this encoder expects {self.input_dim}"
-            )
+            raise ValueError(f"features have size {features.shape[-1]}; this encoder expects {self.input_dim}")
         batch_size, length, _ = features.shape
         hidden = self.input_projection(features)
         cls = self.cls.expand(batch_size, 1, self.d_model)

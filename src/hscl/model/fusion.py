@@ -1,4 +1,5 @@
 """Bimodal fusion: text tokens attend to themselves, then to one non-text modality."""
+
 from __future__ import annotations
 
 import torch
@@ -43,8 +44,6 @@ class BimodalFusionLayer(nn.Module):
         text_pad = ~text_mask.bool()
         attended, _ = self.self_attn(text, text, text, key_padding_mask=text_pad, need_weights=False)
         hidden = self.norm_self(text + attended)
-        attended, _ = self.cross_attn(
-            hidden, other, other, key_padding_mask=~other_mask.bool(), need_weights=False
-        )
+        attended, _ = self.cross_attn(hidden, other, other, key_padding_mask=~other_mask.bool(), need_weights=False)
         fused = self.norm_cross(hidden + attended)
         return self.norm_ffn(fused + self.ffn(fused))

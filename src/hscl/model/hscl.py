@@ -1,180 +1,28 @@
-"""The HSCL model: its configuration, the module itself, its typed output, saving and loading."""
+"""The HSCL model: the module itself (built from `hscl.config.HSCLConfig`), its typed output, saving and loading."""
+
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
+from hscl.config.model import HSCLConfig
 from hscl.data.types import Batch
-from hscl.errors import ConfigError
-from hscl.model.encoders import SequenceEncoder, SequenceEncoderConfig, TextEncoder
+from hscl.errors import ConfigError, HSCLError
+from hscl.files import write_text
+from hscl.model.encoders import SequenceEncoder, TextEncoder
 from hscl.model.fusion import BimodalFusionLayer
 
-CONFIG_FILE = "hscl_config.json"
+MODEL_CONFIG_FILE = "hscl_config.json"
 TEXT_CONFIG_DIR = "text_config"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
-
-MODALITY_SETTINGS: dict[str, tuple[str, ...]] = {
-    "text": (),
-    "audio": ("audio",),
-    "visual": ("visual",),
-    "audio+visual": ("audio", "visual"),
-}
-
-
-FUSION_KINDS: tuple[str, ...] = ("bimodal", "late")
-
-
-def _audio_default() -> SequenceEncoderConfig:
-    return SequenceEncoderConfig(n_heads=1, ff_dim=32)
-
-
-def _visual_default() -> SequenceEncoderConfig:
-    return SequenceEncoderConfig(n_heads=5, ff_dim=64)
-
-
-@dataclass
-class HSCLConfig:
-    """Architecture of an HSCL model.
-
-    `text_model` is a Hugging Face model name or local directory. `modalities` is one of
-    "audio", "visual", "audio+visual", or "text" (a text-only model: the prediction head reads
-    R_t, and there is no fusion and no projection besides z_t). `audio_dim` and `visual_dim` are
-    the feature sizes; the trainer fills them from the data, and they are required for every
-    modality that is on.
-
-    The encoder defaults are the paper's CMU-MOSI sizes (audio: 1 head, feed-forward 32;
-    visual: 5 heads, feed-forward 64). For CMU-MOSEI the paper uses audio 2 heads, feed-forward
-    32 and visual 5 heads, feed-forward 32. `fusion_ff_dim=None` means 4 x the text hidden size.
-    `d_prjh` is the size of every contrastive projection and of the prediction MLP's hidden
-    layer; `dropout_prj` is the dropout in front of both.
-
-    `fusion="late"` replaces the encoders and fusion layers by a late-fusion baseline: the prediction
-    MLP reads [R_t; the mean of each modality's raw frames], and only z_t is projected.
-    """
-
-    text_model: str = "bert-base-uncased"
-    modalities: str = "audio+visual"
-    audio_dim: int | None = None
-    visual_dim: int | None = None
-    audio_encoder: SequenceEncoderConfig = field(default_factory=_audio_default)
-    visual_encoder: SequenceEncoderConfig = field(default_factory=_visual_default)
-    fusion_heads: int = 12
-    fusion_ff_dim: int | None = None
-    fusion_dropout: float = 0.1
-    d_prjh: int = 128
-    dropout_prj: float = 0.1
-    fusion: str = "bimodal"
-
-    def __post_init__(self) -> None:
-        self.audio_encoder = _as_encoder_config(self.audio_encoder, "audio_encoder")
-        self.visual_encoder = _as_encoder_config(self.visual_encoder, "visual_encoder")
-        self._check(require_dims=False)
-
-    @property
-    def active_modalities(self) -> tuple[str, ...]:
-        """The non-text modalities the model uses, in the order ("audio", "visual")."""
-        return MODALITY_SETTINGS[self.modalities]
-
-    def feature_dim(self, modality: str) -> int | None:
-        """`audio_dim` or `visual_dim`."""
-        return getattr(self, f"{modality}_dim")
-
-    def encoder_config(self, modality: str) -> SequenceEncoderConfig:
-        """`audio_encoder` or `visual_encoder`."""
-        return getattr(self, f"{modality}_encoder")
-
-    def validate(self, text_hidden_size: int | None = None) -> None:
-        """Raise ConfigError naming the first bad field; feature sizes of active modalities are required.
-
-        With `text_hidden_size`, also check that `fusion_heads` divides it.
-        """
-        self._check(require_dims=True)
-        if text_hidden_size is not None and self.active_modalities and self.fusion == "bimodal":
-            if text_hidden_size % self.fusion_heads != 0:
-                raise ConfigError(
-                    f"fusion_heads={self.fusion_heads} must divide the text hidden size {text_hidden_size}"
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (nested encoder configs become dicts)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "HSCLConfig":
-        """Inverse of `to_dict`; unknown keys are an error."""
-        _reject_unknown(cls, data, "HSCLConfig")
-        return cls(**data)
-
-    def _check(self, require_dims: bool) -> None:
-        if self.fusion not in FUSION_KINDS:
-            raise ConfigError(f"fusion={self.fusion!r}; expected one of {FUSION_KINDS}")
-        if self.modalities not in MODALITY_SETTINGS:
-            raise ConfigError(f"modalities={self.modalities!r}; expected one of {sorted(MODALITY_SETTINGS)}")
-        _require_positive("fusion_heads", self.fusion_heads)
-        _require_positive("d_prjh", self.d_prjh)
-        if self.fusion_ff_dim is not None:
-            _require_positive("fusion_ff_dim", self.fusion_ff_dim)
-        _require_probability("fusion_dropout", self.fusion_dropout)
-        _require_probability("dropout_prj", self.dropout_prj)
-        for modality in ("audio", "visual"):
-            dim = self.feature_dim(modality)
-            if dim is None:
-                if require_dims and modality in self.active_modalities:
-                    raise ConfigError(
-                        f"{modality}_dim is required when modalities={self.modalities!r} "
-                        "(the trainer fills it from the data)"
-                    )
-                continue
-            _require_positive(f"{modality}_dim", dim)
-            if modality in self.active_modalities and self.fusion == "bimodal":
-                _check_encoder(self.encoder_config(modality), modality, dim)
-
-
-def _check_encoder(config: SequenceEncoderConfig, modality: str, input_dim: int) -> None:
-    """Raise ConfigError naming the bad field of one modality's sequence-encoder config."""
-    name = f"{modality}_encoder"
-    if config.d_model is not None:
-        _require_positive(f"{name}.d_model", config.d_model)
-    for key in ("n_heads", "ff_dim", "n_layers"):
-        _require_positive(f"{name}.{key}", getattr(config, key))
-    _require_probability(f"{name}.dropout", config.dropout)
-    width = input_dim if config.d_model is None else config.d_model
-    if width % config.n_heads != 0:
-        source = f"{name}.d_model" if config.d_model is not None else f"the feature size {modality}_dim"
-        raise ConfigError(f"{name}.n_heads={config.n_heads} must divide the model width {width} ({source})")
-
-
-def _require_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}={value!r} must be a positive integer")
-
-
-def _require_probability(name: str, value: float) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name}={value!r} must be in [0, 1)")
-
-
-def _reject_unknown(cls: type, data: Mapping[str, Any], name: str) -> None:
-    unknown = set(data) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ConfigError(f"{name}: unknown keys {sorted(unknown)}")
-
-
-def _as_encoder_config(value: SequenceEncoderConfig | Mapping[str, Any], name: str) -> SequenceEncoderConfig:
-    if isinstance(value, SequenceEncoderConfig):
-        return value
-    if isinstance(value, Mapping):
-        _reject_unknown(SequenceEncoderConfig, value, name)
-        return SequenceEncoderConfig(**value)
-    raise ConfigError(f"{name} must be a SequenceEncoderConfig or a mapping, got {type(value).__name__}")
 
 
 @dataclass(kw_only=True)
@@ -187,7 +35,9 @@ class HSCLOutput:
     z_v: torch.Tensor | None = None
     z_at: torch.Tensor | None = None
     z_vt: torch.Tensor | None = None
-    fused: torch.Tensor  # (B, H): mean of R_at and R_vt, the single one present, or R_t; late fusion: [R_t; pooled frames]
+    fused: (
+        torch.Tensor
+    )  # (B, H): mean of R_at and R_vt, the single one present, or R_t; late fusion: [R_t; pooled frames]
 
     def projections(self) -> dict[str, torch.Tensor]:
         """The projections that are present, by name ("z_t", "z_a", ...)."""
@@ -207,9 +57,7 @@ class PredictionHead(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1)
-        )
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
         """Scores (B,)."""
@@ -226,14 +74,14 @@ class HSCL(nn.Module):
 
     def __init__(self, config: HSCLConfig, text_config: PretrainedConfig | None = None) -> None:
         super().__init__()
-        config.validate()
+        config.require_feature_dims()
         self.text_encoder = (
             TextEncoder.from_pretrained(config.text_model)
             if text_config is None
             else TextEncoder.from_config(text_config)
         )
         hidden = self.text_encoder.hidden_size
-        config.validate(hidden)
+        config.check_text_hidden_size(hidden)
         self.config = config
         fusion_ff_dim = config.fusion_ff_dim or 4 * hidden
 
@@ -253,9 +101,7 @@ class HSCL(nn.Module):
             self.fusions[modality] = BimodalFusionLayer(
                 hidden, config.fusion_heads, encoder.d_model, fusion_ff_dim, config.fusion_dropout
             )
-            self.unimodal_projections[modality] = ProjectionHead(
-                encoder.d_model, config.d_prjh, config.dropout_prj
-            )
+            self.unimodal_projections[modality] = ProjectionHead(encoder.d_model, config.d_prjh, config.dropout_prj)
             self.fused_projections[modality] = ProjectionHead(hidden, config.d_prjh, config.dropout_prj)
         self.predictor = PredictionHead(hidden, config.d_prjh, config.dropout_prj)
         self.reset_parameters()
@@ -299,35 +145,42 @@ class HSCL(nn.Module):
         fused = torch.stack(fused_reprs).mean(dim=0) if fused_reprs else text_repr
         return HSCLOutput(prediction=self.predictor(fused), fused=fused, **projections)
 
-    def save_pretrained(
-        self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None
-    ) -> None:
+    def save_pretrained(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         """Write the config, the text encoder's HF config, all weights and (optionally) the tokenizer."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        write_text(directory / MODEL_CONFIG_FILE, json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.text_encoder.config.save_pretrained(directory / TEXT_CONFIG_DIR)
         save_model(self, str(directory / WEIGHTS_FILE))
         if tokenizer is not None:
             tokenizer.save_pretrained(directory / TOKENIZER_DIR)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "HSCL":
+    def from_pretrained(cls, directory: str | Path) -> HSCL:
         """Rebuild a model written by `save_pretrained`, on the CPU and in eval mode.
 
-        Needs nothing but `directory`: the original `text_model` is not read. A training run
-        directory works too: its selected checkpoint lives in `model/`.
+        Needs nothing but `directory`: the original `text_model` is not read. An `HSCLError` naming the
+        file if one is missing or unreadable.
         """
         directory = Path(directory)
-        if not (directory / CONFIG_FILE).exists() and (directory / "model" / CONFIG_FILE).exists():
-            directory = directory / "model"
-        for required in (CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
+        for required in (MODEL_CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
             if not (directory / required).exists():
                 raise ConfigError(f"{directory}: not a saved HSCL model (missing {required})")
-        config = HSCLConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+        config_file = directory / MODEL_CONFIG_FILE
+        try:
+            values = json.loads(config_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{config_file}: not valid JSON ({err})") from None
+        config = HSCLConfig.from_values(values, str(config_file))
         text_config = AutoConfig.from_pretrained(str(directory / TEXT_CONFIG_DIR))
         model = cls(config, text_config)
-        load_model(model, directory / WEIGHTS_FILE, strict=True)
+        try:
+            load_model(model, directory / WEIGHTS_FILE, strict=True)
+        except (SafetensorError, OSError, RuntimeError) as err:
+            raise HSCLError(
+                f"{directory / WEIGHTS_FILE}: unreadable or not this model's weights "
+                f"(truncated or corrupt?): {str(err).splitlines()[0]}"
+            ) from err
         return model.eval()
 
 

@@ -1,11 +1,14 @@
 """The resumable state of a run: one file, written atomically, that `torch.load(weights_only=True)` reads.
 
+`TrainingState` is where selection and early stopping stand (not to be confused with `train.progress_bar`,
+the progress-bar switch).
+
 Everything in it is a tensor, a number, a string, None, or a list or dict of those: random-number
 generator states are converted to tensors and lists, never pickled as objects.
 """
+
 from __future__ import annotations
 
-import os
 import pickle
 import random
 from dataclasses import asdict, dataclass, field
@@ -16,12 +19,14 @@ import numpy as np
 import torch
 
 from hscl.errors import HSCLError
+from hscl.files import open_atomic
 
 FORMAT = 1
+STATE_KEY = "progress"  # where format 1 stores the TrainingState
 
 
 @dataclass
-class Progress:
+class TrainingState:
     """Where training stands after `epoch` epochs: all that selection and early stopping carry over."""
 
     epoch: int = 0
@@ -33,12 +38,12 @@ class Progress:
 
 @dataclass
 class Checkpoint:
-    """Model, optimiser, scheduler and random states at the end of epoch `progress.epoch`."""
+    """Model, optimiser, scheduler and random states at the end of epoch `state.epoch`."""
 
     model: dict[str, torch.Tensor]
     optimizer: dict[str, Any]
     scheduler: dict[str, Any] | None
-    progress: Progress
+    state: TrainingState
     rng: list[dict[str, Any]]  # one `capture_rng` per process, in rank order
 
 
@@ -70,15 +75,17 @@ def restore_rng(state: dict[str, Any], data_order: torch.Generator) -> None:
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write `checkpoint` to a temporary file, flush it to disk, then rename it over `path`."""
-    payload = {"format": FORMAT, "model": checkpoint.model, "optimizer": checkpoint.optimizer,
-               "scheduler": checkpoint.scheduler, "progress": asdict(checkpoint.progress), "rng": checkpoint.rng}
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
+    """Write `checkpoint` to `path` atomically."""
+    payload = {
+        "format": FORMAT,
+        "model": checkpoint.model,
+        "optimizer": checkpoint.optimizer,
+        "scheduler": checkpoint.scheduler,
+        STATE_KEY: asdict(checkpoint.state),
+        "rng": checkpoint.rng,
+    }
+    with open_atomic(path, binary=True) as handle:
         torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -87,9 +94,18 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise HSCLError(f"{path}: missing; nothing to resume (is this an hscl run directory?)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise HSCLError(f"{path}: not a readable hscl checkpoint ({err})") from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        # PyTorch's message suggests weights_only=False, which would run code from the file: never pass that on.
+        raise HSCLError(
+            f"{path}: not a readable hscl checkpoint (truncated, corrupt, or not written by hscl); "
+            "start the run afresh with --overwrite"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise HSCLError(f"{path}: not an hscl checkpoint of format {FORMAT}")
-    return Checkpoint(payload["model"], payload["optimizer"], payload["scheduler"],
-                      Progress(**payload["progress"]), payload["rng"])
+    return Checkpoint(
+        payload["model"],
+        payload["optimizer"],
+        payload["scheduler"],
+        TrainingState(**payload[STATE_KEY]),
+        payload["rng"],
+    )

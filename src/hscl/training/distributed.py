@@ -10,6 +10,7 @@ gradient is W * g_r, where g_r is the part of dL/dθ that flows through its own 
 DistributedDataParallel averages over processes: (1/W) * sum_r W * g_r = dL/dθ, the single-process
 gradient of the global batch. No correction factor is needed; tests/test_distributed.py checks it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,9 @@ class Context:
 def context_from_env() -> Context:
     """The context torchrun describes in the environment; a single process without it."""
     try:
-        return Context(int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
-                       int(os.environ.get("WORLD_SIZE", 1)))
+        return Context(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        )
     except ValueError as err:
         raise ConfigError(f"RANK, LOCAL_RANK and WORLD_SIZE must be integers: {err}") from err
 
@@ -121,8 +123,13 @@ def shard_split(encoded: EncodedSplit, ctx: Context) -> EncodedSplit:
     def part(seq: EncodedSequences | None) -> EncodedSequences | None:
         return None if seq is None else EncodedSequences(seq.features[rows], seq.lengths[rows])
 
-    return EncodedSplit(encoded.input_ids[rows], encoded.text_lengths[rows], encoded.labels[rows],
-                        part(encoded.audio), part(encoded.visual), encoded.pad_token_id)
+    return EncodedSplit(
+        encoded.input_ids[rows],
+        encoded.text_lengths[rows],
+        encoded.labels[rows],
+        part(encoded.audio),
+        part(encoded.visual),
+    )
 
 
 class _GatherRows(torch.autograd.Function):
@@ -143,7 +150,7 @@ class _GatherRows(torch.autograd.Function):
         grad = grad.contiguous()
         dist.all_reduce(grad)
         start = sum(ctx.sizes[: ctx.rank])
-        return grad[start:start + ctx.sizes[ctx.rank]], None
+        return grad[start : start + ctx.sizes[ctx.rank]], None
 
 
 def gather_rows(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
@@ -157,9 +164,14 @@ def gather_rows(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
 
 def gather_fields(output: T, sizes: list[int]) -> T:
     """A dataclass (e.g. the model output) with each tensor field replaced by its rows from every process."""
-    return dataclasses.replace(output, **{
-        field.name: gather_rows(value, sizes) for field in dataclasses.fields(output)
-        if isinstance(value := getattr(output, field.name), torch.Tensor)})
+    return dataclasses.replace(
+        output,
+        **{
+            field.name: gather_rows(value, sizes)
+            for field in dataclasses.fields(output)
+            if isinstance(value := getattr(output, field.name), torch.Tensor)
+        },
+    )
 
 
 def gather_objects(obj: Any, ctx: Context) -> list[Any]:

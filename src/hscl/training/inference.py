@@ -1,4 +1,5 @@
 """Reload a finished run: evaluate it on a split or predict new data."""
+
 from __future__ import annotations
 
 import csv
@@ -9,15 +10,16 @@ import numpy as np
 import torch
 
 from hscl.data.batching import encode_split
-from hscl.data.loading import load_dataset
-from hscl.data.readers._common import pad_right
+from hscl.data.loading import load_data, load_dataset
+from hscl.data.readers import converted
 from hscl.data.types import MSADataset, Sequences, SplitData
-from hscl.errors import HSCLError
+from hscl.errors import DataError, HSCLError
+from hscl.extract.records import check_same_extraction
+from hscl.files import check_output_file, open_atomic
 from hscl.model.hscl import HSCL, load_tokenizer
-from hscl.training import run_dir as layout
 from hscl.training.evaluation import evaluate_split, predict_split
+from hscl.training.run_records import RunDir
 from hscl.training.runtime import select_device
-from hscl.training.trainer import load_data
 
 
 @dataclass
@@ -31,65 +33,119 @@ class Predictor:
     device: torch.device
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "auto") -> "Predictor":
-        """Load the selected checkpoint of a run directory."""
-        config = layout.load_run_config(run_dir)
+    def from_run(cls, run_dir: str | Path, device: str = "auto") -> Predictor:
+        """Load the selected model of a run directory; an `HSCLError` if the run has none (yet)."""
+        run = RunDir(run_dir)
+        config = run.read_config()
         target = select_device(device)
-        model = HSCL.from_pretrained(layout.model_dir(run_dir)).to(target).eval()
-        tokenizer = load_tokenizer(layout.model_dir(run_dir))
-        return cls(model, tokenizer, config.data.max_text_len, config.train.eval_batch_size, target)
+        model_dir = run.require_model()
+        model = HSCL.from_pretrained(model_dir).to(target).eval()
+        return cls(model, load_tokenizer(model_dir), config.data.max_text_len, config.train.eval_batch_size, target)
+
+    def check_features(self, dataset: MSADataset) -> None:
+        """A `DataError` naming the dataset unless it has every modality the model reads, with the same sizes."""
+        for modality in self.model.config.active_modalities:
+            expected, found = self.model.config.feature_dim(modality), dataset.feature_dim(modality)
+            if found != expected:
+                has = f"has no {modality} features" if found is None else f"{modality} features are {found}-d"
+                raise DataError(
+                    dataset.source or "the data",
+                    f"{has}, but the model was trained on {expected}-d {modality} features",
+                )
 
     def predict_split(self, split: SplitData) -> np.ndarray:
         """Predictions for every sample of `split`, in order."""
         encoded = encode_split(split, self.tokenizer, self.max_text_len)
         return predict_split(self.model, encoded, self.batch_size, self.device)
 
-    def predict(self, texts: list[str], audio: list[np.ndarray] | None = None,
-                visual: list[np.ndarray] | None = None) -> np.ndarray:
+    def predict(
+        self, texts: list[str], audio: list[np.ndarray] | None = None, visual: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         """Sentiment scores for raw inputs: transcripts plus (length, dim) feature arrays per sample."""
-        split = SplitData(ids=[str(i) for i in range(len(texts))], texts=list(texts),
-                          labels=np.zeros(len(texts), dtype=np.float32),
-                          audio=_pad(audio), visual=_pad(visual))
+        split = SplitData(
+            ids=[str(i) for i in range(len(texts))],
+            texts=list(texts),
+            labels=np.zeros(len(texts), dtype=np.float32),
+            audio=_pad(audio),
+            visual=_pad(visual),
+        )
         return self.predict_split(split)
 
 
 def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
     """Right-pad a list of (length, dim) arrays into `Sequences` (None stays None)."""
-    return None if sequences is None else pad_right(sequences, sequences[0].shape[1])
+    return None if sequences is None else Sequences.from_frames(sequences, sequences[0].shape[1])
 
 
 def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None = None) -> MSADataset:
-    """The run's own dataset, or another one given by path (and format)."""
+    """The run's own dataset, or another one given by path (and format); an unlabelled extracted set is read as is."""
     if data is None:
-        return load_data(layout.load_run_config(run_dir))
+        return load_data(RunDir(run_dir).read_config().data)
+    if (
+        format in (None, "converted")
+        and converted.detect(data)
+        and not converted.read_manifest(Path(data) / converted.MANIFEST_FILE).labelled
+    ):
+        return converted.read(data, allow_unlabelled=True)
     return load_dataset(data, format)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
-                 format: str | None = None, device: str = "auto") -> dict[str, float]:
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", data: str | None = None, format: str | None = None, device: str = "auto"
+) -> dict[str, float]:
     """Metrics of a run's selected checkpoint on `split`; reproduces the numbers saved at training time."""
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
+    predictor.check_features(dataset)
     encoded = encode_split(dataset[split], predictor.tokenizer, predictor.max_text_len)
-    metrics, _ = evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
-    return metrics
+    return evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
 
 
-def predict_run(run_dir: str | Path, data: str, out_csv: str | Path, format: str | None = None,
-                split: str = "test", device: str = "auto") -> int:
-    """Write `id, split, prediction, label` rows for `split` (or every split with 'all'); returns the row count."""
+def _check_not_input(out: Path, data: str | Path) -> None:
+    """An `HSCLError` if writing `out` would replace the input data (the file itself, or a file in its folder)."""
+    out, data = out.resolve(), Path(data).resolve()
+    if out == data or data in out.parents:
+        raise HSCLError(f"{out}: would overwrite the input data {data}; choose another --out")
+
+
+def predict_run(
+    run_dir: str | Path,
+    data: str | None,
+    out_csv: str | Path,
+    format: str | None = None,
+    split: str = "test",
+    device: str = "auto",
+) -> int:
+    """Write `id, split, prediction, label` rows of dataset `data` (None: the run's own) for `split` (or every
+    non-empty split with 'all'); returns the row count. An unlabelled extracted set gets empty labels.
+
+    Everything is checked (the output location, the run, the data, its extraction settings and feature
+    sizes) before the CSV is written, atomically.
+    """
+    out = check_output_file(out_csv)
+    if data is not None:
+        _check_not_input(out, data)
+        check_same_extraction(run_dir, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
-    names = list(dataset.splits) if split == "all" else [split]
-    if split != "all" and split not in dataset.splits:
-        raise HSCLError(f"{data}: no split {split!r}; has {sorted(dataset.splits)}")
-    rows = 0
-    with Path(out_csv).open("w", newline="", encoding="utf-8") as handle:
+    predictor.check_features(dataset)
+    names = [name for name, part in dataset.splits.items() if len(part)] if split == "all" else [split]
+    if split != "all" and not len(dataset.splits.get(split, [])):
+        present = ", ".join(name for name in dataset.splits if len(dataset[name]))
+        raise HSCLError(f"{dataset.source or data}: no samples in split {split!r}; it has {present}")
+    rows = [
+        (sample_id, name, pred, label)
+        for name in names
+        for sample_id, pred, label in zip(
+            dataset[name].ids, predictor.predict_split(dataset[name]), dataset[name].labels
+        )
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "split", "prediction", "label"])
-        for name in names:
-            part = dataset[name]
-            for sample_id, pred, label in zip(part.ids, predictor.predict_split(part), part.labels):
-                writer.writerow([sample_id, name, f"{pred:.6f}", f"{float(label):.6f}"])
-                rows += 1
-    return rows
+        writer.writerows(
+            [sample_id, name, f"{pred:.6f}", f"{float(label):.6f}" if np.isfinite(label) else ""]
+            for sample_id, name, pred, label in rows
+        )
+    return len(rows)

@@ -1,10 +1,11 @@
 """Optional TensorBoard logging of the per-epoch records (metrics.jsonl stays the record of a run)."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from hscl.errors import ConfigError, HSCLError
+from hscl.training.run_records import EpochRecord
 
 LOG_CHOICES: tuple[str, ...] = ("files", "tensorboard")
 
@@ -22,8 +23,10 @@ def _summary_writer() -> type:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as err:
-        raise HSCLError("--log tensorboard needs the tensorboard package: pip install tensorboard "
-                        "(or pip install 'hscl[tensorboard]')") from err
+        raise HSCLError(
+            "--log tensorboard needs the tensorboard package: pip install tensorboard "
+            "(or pip install 'hscl[tensorboard]')"
+        ) from err
     return SummaryWriter
 
 
@@ -34,11 +37,11 @@ class TensorBoardLog:
         # purge_step drops events a killed run wrote after the checkpoint being resumed.
         self.writer = _summary_writer()(str(directory), purge_step=first_epoch)
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Log one metrics.jsonl record: `train/<term>`, `lr/<group>` and `valid/<metric>`."""
-        for section in ("train", "lr", "valid"):
-            for name, value in record[section].items():
-                self.writer.add_scalar(f"{section}/{name}", value, record["epoch"])
+    def write(self, record: EpochRecord) -> None:
+        """Log one epoch's record: `train/<term>`, `lr/<group>` and `valid/<metric>`."""
+        for section, values in (("train", record.train), ("lr", record.lr), ("valid", record.valid)):
+            for name, value in values.items():
+                self.writer.add_scalar(f"{section}/{name}", value, record.epoch)
         self.writer.flush()
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 """Run-time setup: seeding, device selection (the only place that knows about hardware), library noise."""
+
 from __future__ import annotations
 
 import random
@@ -41,11 +42,15 @@ def process_device(name: str, local_rank: int) -> torch.device:
     if device.type == "cpu":
         return device
     if device.type != "cuda" or device.index is not None:
-        raise ConfigError(f"device {name!r} ({device}) cannot be shared by several processes; use auto, cuda or cpu "
-                          "(each process then takes the GPU cuda:<LOCAL_RANK>)")
+        raise ConfigError(
+            f"device {name!r} ({device}) cannot be shared by several processes; use auto, cuda or cpu "
+            "(each process then takes the GPU cuda:<LOCAL_RANK>)"
+        )
     if local_rank >= torch.cuda.device_count():
-        raise ConfigError(f"LOCAL_RANK {local_rank} has no GPU: only {torch.cuda.device_count()} visible; "
-                          "start at most one process per GPU (torchrun --nproc-per-node)")
+        raise ConfigError(
+            f"LOCAL_RANK {local_rank} has no GPU: only {torch.cuda.device_count()} visible; "
+            "start at most one process per GPU (torchrun --nproc-per-node)"
+        )
     return torch.device("cuda", local_rank)
 
 

@@ -1,62 +1,67 @@
 """Several seeds of one config, and the mean ± std summary across them."""
+
 from __future__ import annotations
 
-import dataclasses
-import math
 from pathlib import Path
 
-import numpy as np
-
 from hscl.config import RunConfig
+from hscl.data.loading import load_data
 from hscl.data.types import MSADataset
+from hscl.files import clear_dir
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
-from hscl.training import run_dir as layout
-from hscl.training.trainer import RunResult, load_data, train
+from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
+from hscl.training.run_records import RunDir, SeedsSummary
+from hscl.training.trainer import RunResult, Trainer
 
 
-
-def summarise(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean and sample standard deviation (0 for a single run) of every metric."""
-    summary = {}
-    for key in results[0]:
-        values = np.array([r[key] for r in results], dtype=np.float64)
-        summary[key] = {"mean": float(values.mean()),
-                        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                        "n": len(values)}
-    return summary
-
-
-def summary_markdown(name: str, seeds: list[int], test: dict[str, dict[str, float]]) -> str:
+def summary_markdown(name: str, seeds: list[int], test: dict[str, MeanStd]) -> str:
     """A Markdown table of test mean ± std (accuracies and F1 in percent)."""
     keys = [k for k in METRIC_KEYS if k in test]
     header = "| run | seeds | " + " | ".join(keys) + " |"
     rule = "|---|---|" + "---|" * len(keys)
-    cells = []
-    for key in keys:
-        scale = 100.0 if key in PERCENT_KEYS else 1.0
-        mean, std = test[key]["mean"] * scale, test[key]["std"] * scale
-        digits = 4 if scale == 1 else 1
-        spread = f" ± {std:.{digits}f}" if test[key]["n"] > 1 else ""
-        cells.append("nan" if math.isnan(mean) else f"{mean:.{digits}f}{spread}")
+    cells = [mean_std_cell(test[key], key in PERCENT_KEYS) for key in keys]
     row = f"| {name} | {' '.join(map(str, seeds))} | " + " | ".join(cells) + " |"
     return "\n".join([header, rule, row]) + "\n"
 
 
-def train_seeds(config: RunConfig, seeds: list[int], out_dir: str | Path,
-                dataset: MSADataset | None = None) -> list[RunResult]:
-    """Train `config` once per seed into `out_dir/seed_<seed>` and write summary.json / summary.md."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dataset = dataset if dataset is not None else load_data(config)
+def seed_dir(out_dir: str | Path, seed: int) -> Path:
+    """Where the run of `seed` lives in a multi-seed run."""
+    return Path(out_dir) / f"seed_{seed}"
+
+
+def train_seeds(
+    config: RunConfig,
+    seeds: list[int],
+    out_dir: str | Path,
+    dataset: MSADataset | None = None,
+    *,
+    overwrite: bool = False,
+) -> list[RunResult]:
+    """Train `config` once per seed into `out_dir/seed_<seed>` and write summary.json / summary.md.
+
+    `out_dir` must be new or empty, or hold runs to replace with `overwrite`: it is cleared only once the
+    first seed's trainer is built (config, data and text model checked).
+    """
+    out = RunDir(out_dir)
+    out.check_new(overwrite)
+    dataset = dataset if dataset is not None else load_data(config.data)
     results = []
-    for seed in seeds:
-        seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-        results.append(train(seeded, out_dir / f"seed_{seed}", dataset))
+    for number, seed in enumerate(seeds):
+        seeded = config.replace(train=config.train.replace(seed=seed))
+        trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite)
+        if number == 0 and out.path.is_dir():
+            clear_dir(out.path)
+        results.append(trainer.run())
     test = summarise([r.test_metrics for r in results])
-    valid = summarise([r.valid_metrics for r in results])
-    layout.write_json(out_dir / layout.SUMMARY_JSON, {
-        "name": config.name, "seeds": seeds, "test": test, "valid": valid,
-        "selected_epochs": [r.best_epoch for r in results],
-        "wall_seconds": [round(r.wall_seconds, 1) for r in results]})
-    (out_dir / layout.SUMMARY_MD).write_text(summary_markdown(config.name, seeds, test), encoding="utf-8")
+    out.write_summary(
+        SeedsSummary(
+            config.name,
+            list(seeds),
+            test,
+            summarise([r.valid_metrics for r in results]),
+            [r.best_epoch for r in results],
+            [round(r.wall_seconds, 1) for r in results],
+        ),
+        summary_markdown(config.name, seeds, test),
+    )
     return results

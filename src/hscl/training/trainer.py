@@ -4,41 +4,44 @@ The same code runs as one process or as several under torchrun (data parallel, s
 `train.batch_size` is the global batch either way. The resumable state is checkpointed at epoch ends
 (`checkpoint`), so `resume` carries an interrupted run on exactly as if it had never stopped.
 """
+
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
-from hscl.config import RunConfig, resolve_text_model
+from hscl.config import RunConfig
 from hscl.data.batching import EncodedSplit, batch_indices, encode_split
-from hscl.data.loading import load_dataset
-from hscl.data.types import Batch, MSADataset
+from hscl.data.loading import load_data
+from hscl.data.types import MODALITIES, Batch, MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.losses import HSCLLoss
-from hscl.metrics import format_metrics, regression_metrics
-from hscl.model.hscl import HSCL, HSCLConfig
+from hscl.metrics import LOWER_IS_BETTER, format_metrics
+from hscl.model.hscl import HSCL
 from hscl.training import distributed
-from hscl.training import run_dir as layout
-from hscl.training.checkpoint import Checkpoint, Progress, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from hscl.training.evaluation import evaluate_split, predict_split, save_projections
+from hscl.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from hscl.training.evaluation import evaluate_split, split_projections
 from hscl.training.monitor import TensorBoardLog, check_log
+from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection
 from hscl.training.runtime import seed_everything
 
 logger = logging.getLogger("hscl.train")
-LOWER_IS_BETTER = {"mae"}
 
 
 class NonFiniteLossError(HSCLError):
@@ -56,23 +59,6 @@ class RunResult:
     wall_seconds: float
 
 
-def load_data(config: RunConfig) -> MSADataset:
-    """The dataset a config names."""
-    return load_dataset(config.data.path, config.data.format, **config.data.options)
-
-
-def fit_model_config(model: HSCLConfig, dataset: MSADataset) -> HSCLConfig:
-    """`model` with feature sizes taken from the data; a `ConfigError` if a modality is missing."""
-    wanted = [m for m in model.modalities.split("+") if m != "text"]
-    missing = [m for m in wanted if dataset.feature_dim(m) is None]
-    if missing:
-        raise ConfigError(
-            f"model.modalities={model.modalities!r} needs {missing}, but {dataset.source or 'the data'} "
-            f"has only {list(dataset.modalities) or 'text'}")
-    return dataclasses.replace(model, audio_dim=dataset.feature_dim("audio"),
-                               visual_dim=dataset.feature_dim("visual"))
-
-
 def is_better(metric: str, value: float, best: float | None) -> bool:
     """Whether `value` improves on `best` for selection metric `metric`."""
     if math.isnan(value):
@@ -87,12 +73,23 @@ def build_optimizer(model: HSCL, config: RunConfig) -> tuple[torch.optim.Optimiz
     text_params, main_params = model.parameter_groups()
     train = config.train
     fused = next(model.parameters()).device.type in ("cpu", "cuda")  # one kernel per step (benchmarks/step.txt)
-    optimizer = torch.optim.Adam([
-        {"params": [p for p in text_params if p.requires_grad], "lr": train.lr_bert,
-         "weight_decay": train.weight_decay_bert, "name": "text"},
-        {"params": [p for p in main_params if p.requires_grad], "lr": train.lr_main,
-         "weight_decay": train.weight_decay_main, "name": "main"},
-    ], fused=fused)
+    optimizer = torch.optim.Adam(
+        [
+            {
+                "params": [p for p in text_params if p.requires_grad],
+                "lr": train.lr_bert,
+                "weight_decay": train.weight_decay_bert,
+                "name": "text",
+            },
+            {
+                "params": [p for p in main_params if p.requires_grad],
+                "lr": train.lr_main,
+                "weight_decay": train.weight_decay_main,
+                "name": "main",
+            },
+        ],
+        fused=fused,
+    )
     scheduler = None
     if train.scheduler_step > 0:
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, train.scheduler_step, train.scheduler_gamma)
@@ -111,15 +108,19 @@ class Objective(nn.Module):
         self.model = model
         self.loss_fn = loss_fn
 
-    def forward(self, batch: Batch, labels: torch.Tensor, sizes: list[int]) -> dict[str, torch.Tensor]:
+    def forward(self, batch: Batch, sizes: list[int]) -> dict[str, torch.Tensor]:
         """Loss terms of the global batch; `batch` is this process's part, `sizes` every process's row count."""
-        return self.loss_fn(distributed.gather_fields(self.model(batch), sizes), labels)
+        return self.loss_fn(
+            distributed.gather_fields(self.model(batch), sizes), distributed.gather_rows(batch.labels, sizes)
+        )
 
 
 class Trainer:
     """Owns the model, optimiser, data and run directory of one run (in one process of several, under torchrun).
 
-    `resume`: carry on from the checkpoint in `run_dir` instead of starting afresh. `train.log`:
+    Building it runs every check (config, data, text model) and writes nothing; `run` then starts writing.
+    `resume`: carry on from the checkpoint in `run_dir` instead of starting afresh. `overwrite`: replace a
+    run already in `run_dir` (refused otherwise), clearing it only when `run` starts. `train.log`:
     "files" (metrics.jsonl only) or "tensorboard" (also TensorBoard event files). A checkpoint is
     written every `train.checkpoint_every` epochs, after every epoch that improves the selection
     metric, and at the end.
@@ -128,25 +129,34 @@ class Trainer:
     `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
     """
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *,
-                 resume: bool = False, score_test: bool = True,
-                 on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        dataset: MSADataset | None = None,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        score_test: bool = True,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
         check_log(config.train.log)
-        if config.train.checkpoint_every < 1:
-            raise ConfigError(f"train.checkpoint_every must be at least 1; got {config.train.checkpoint_every}")
+        text = config.check_text_model()
         self.config = config
-        self.run_dir = Path(run_dir)
+        self.run_dir = RunDir(run_dir)
+        if not resume:
+            self.run_dir.check_new(overwrite)
         self.resume = resume
         self.score_test = score_test
         self.on_epoch = on_epoch
         self.generator = seed_everything(config.train.seed)
         self.ctx, self.device = distributed.setup(config.train.device)
-        self.dataset = dataset if dataset is not None else load_data(config)
-        fitted = fit_model_config(config.model, self.dataset)
-        self.config = dataclasses.replace(config, model=fitted)
-        text_path = resolve_text_model(fitted.text_model)
-        self.tokenizer = AutoTokenizer.from_pretrained(text_path)
-        self.model = HSCL(dataclasses.replace(fitted, text_model=text_path)).to(self.device)
+        self.dataset = dataset if dataset is not None else load_data(config.data)
+        dims = {modality: self.dataset.feature_dim(modality) for modality in MODALITIES}
+        fitted = config.model.with_feature_dims(dims, self.dataset.source or "the data")
+        self.config = config.replace(model=fitted)
+        self.tokenizer = AutoTokenizer.from_pretrained(text.path)
+        self.model = HSCL(fitted.replace(text_model=text.path)).to(self.device)
         if self.ctx.enabled:  # one data order for all (self.generator), but each process its own dropout masks
             torch.manual_seed(config.train.seed + self.ctx.rank)
         self.objective = Objective(self.model, HSCLLoss(config.loss))
@@ -154,34 +164,42 @@ class Trainer:
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.encoded: dict[str, EncodedSplit] = {
             name: encode_split(split, self.tokenizer, config.data.max_text_len)
-            for name, split in self.dataset.splits.items() if score_test or name != "test"
+            for name, split in self.dataset.splits.items()
+            if score_test or name != "test"
         }
-        self.progress = Progress()
+        self.state = TrainingState()
         self._check_batch_size()
 
     def _check_batch_size(self) -> None:
         """Every process needs a sample of each global batch; a last batch too small for that is skipped."""
         batch_size, processes = self.config.train.batch_size, self.ctx.world_size
         if batch_size < processes:
-            raise ConfigError(f"train.batch_size={batch_size} is the global batch; it must be at least the "
-                              f"number of processes ({processes})")
+            raise ConfigError(
+                f"train.batch_size={batch_size} is the global batch; it must be at least the "
+                f"number of processes ({processes})"
+            )
         remainder = len(self.encoded["train"]) % batch_size
         if 0 < remainder < processes:
-            logger.warning("the last batch of each epoch (%d samples) is smaller than the number of processes "
-                           "(%d) and is skipped", remainder, processes)
+            logger.warning(
+                "the last batch of each epoch (%d samples) is smaller than the number of processes (%d) and is skipped",
+                remainder,
+                processes,
+            )
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over train; returns the mean of every loss term over the global batches."""
         train = self.config.train
         self.model.train()
         encoded = self.encoded["train"]
-        batches = [index for index in batch_indices(len(encoded), train.batch_size, shuffle=True,
-                                                    generator=self.generator)
-                   if len(index) >= self.ctx.world_size]
+        batches = [
+            index
+            for index in batch_indices(len(encoded), train.batch_size, shuffle=True, generator=self.generator)
+            if len(index) >= self.ctx.world_size
+        ]
         sums: dict[str, float] = {}
-        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress and self.ctx.is_main))
+        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress_bar and self.ctx.is_main))
         self.optimizer.zero_grad(set_to_none=True)
-        for step, index in enumerate(progress, start=1):
+        for step, index in enumerate(bar, start=1):
             update = step % train.grad_accum == 0 or step == len(batches)
             with distributed.no_sync(self.train_step, skip=not update):
                 terms = self._loss(encoded, index)
@@ -191,7 +209,7 @@ class Trainer:
                 self._optimizer_step(epoch, step)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
-            progress.set_postfix({k: f"{v / step:.3f}" for k, v in sums.items()}, refresh=False)
+            bar.set_postfix({k: f"{v / step:.3f}" for k, v in sums.items()}, refresh=False)
         if self.scheduler is not None:
             self.scheduler.step()
         return {name: total / len(batches) for name, total in sums.items()}
@@ -201,16 +219,17 @@ class Trainer:
         batch = encoded.batch(distributed.shard(index, self.ctx)).to(self.device, non_blocking=True)
         amp = self.config.train.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-            return self.train_step(batch, encoded.labels[index].to(self.device, non_blocking=True),
-                                   distributed.shard_sizes(len(index), self.ctx))
+            return self.train_step(batch, distributed.shard_sizes(len(index), self.ctx))
 
     def _optimizer_step(self, epoch: int, step: int) -> None:
         """Clip the gradient (when train.grad_clip > 0), refuse a non-finite one, step and zero."""
         clip = self.config.train.grad_clip
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
         if not torch.isfinite(norm):
-            raise NonFiniteLossError(f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
-                                     "stopped, the last checkpoint and the best model so far are kept")
+            raise NonFiniteLossError(
+                f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
+                "stopped, the last checkpoint and the best model so far are kept"
+            )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -220,171 +239,200 @@ class Trainer:
         if torch.isfinite(terms["total"]):
             return
         bad = [name for name, value in terms.items() if name != "total" and not torch.isfinite(value)]
-        raise NonFiniteLossError(f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
-                                 f"step {step}; training stopped, the last checkpoint and the best model so far "
-                                 "are kept")
+        raise NonFiniteLossError(
+            f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
+            f"step {step}; training stopped, the last checkpoint and the best model so far "
+            "are kept"
+        )
 
     def run(self) -> RunResult:
         """Train (or carry on training), select on valid, then evaluate the selected checkpoint once on test."""
         started = time.perf_counter()
+        distributed.barrier(self.ctx)  # every process has checked the run directory before the main one writes
         if self.resume:
             self._resume()
         else:
             self._start()
         tensorboard = None
         if self.config.train.log == "tensorboard" and self.ctx.is_main:
-            tensorboard = TensorBoardLog(self.run_dir / layout.TENSORBOARD_DIR, self.progress.epoch + 1)
+            tensorboard = TensorBoardLog(self.run_dir.tensorboard_dir, self.state.epoch + 1)
         try:
             while not self._finished():
-                self._epoch(self.progress.epoch + 1, tensorboard)
+                self._epoch(self.state.epoch + 1, tensorboard)
         finally:
             if tensorboard is not None:
                 tensorboard.close()
-        best = self.progress
+        best = self.state
         metric = self.config.train.select_metric
         if best.best_epoch == 0:
             raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
         test = self._test_once() if self.score_test else None
         wall = time.perf_counter() - started
-        logger.info("selected epoch %d (valid %s %.4f); test %s", best.best_epoch, metric,
-                    best.best_valid[metric], "not scored" if test is None else format_metrics(test))
-        return RunResult(self.run_dir, best.best_epoch, best.best_valid, test, wall)
+        logger.info(
+            "selected epoch %d (valid %s %.4f); test %s",
+            best.best_epoch,
+            metric,
+            best.best_valid[metric],
+            "not scored" if test is None else format_metrics(test),
+        )
+        return RunResult(self.run_dir.path, best.best_epoch, best.best_valid, test, wall)
 
     def _finished(self) -> bool:
         """Whether the epochs are used up or early stopping has triggered."""
         train = self.config.train
-        return self.progress.epoch >= train.epochs or self.progress.since_best >= train.patience
+        return self.state.epoch >= train.epochs or self.state.since_best >= train.patience
 
     def _epoch(self, epoch: int, tensorboard: TensorBoardLog | None) -> None:
         """Train one epoch, validate, record it, then checkpoint and export the selected model as due."""
-        train, progress = self.config.train, self.progress
+        train, state = self.config.train, self.state
         epoch_start = time.perf_counter()
         train_terms = self.train_epoch(epoch)
         valid = self._evaluate(self.model, "valid")
-        improved = is_better(train.select_metric, valid[train.select_metric], progress.best_value)
-        progress.epoch = epoch
+        improved = is_better(train.select_metric, valid[train.select_metric], state.best_value)
+        state.epoch = epoch
         if improved:
-            progress.best_epoch, progress.best_value, progress.best_valid = epoch, valid[train.select_metric], valid
-            progress.since_best = 0
+            state.best_epoch, state.best_value, state.best_valid = epoch, valid[train.select_metric], valid
+            state.since_best = 0
         else:
-            progress.since_best += 1
-        record = {"epoch": epoch, "train": train_terms, "valid": valid,
-                  "lr": {g["name"]: g["lr"] for g in self.optimizer.param_groups},
-                  "seconds": round(time.perf_counter() - epoch_start, 3), "selected": improved}
+            state.since_best += 1
+        record = EpochRecord(
+            epoch,
+            train_terms,
+            valid,
+            {g["name"]: g["lr"] for g in self.optimizer.param_groups},
+            round(time.perf_counter() - epoch_start, 3),
+            improved,
+        )
         if self.ctx.is_main:
-            with (self.run_dir / layout.EPOCHS_FILE).open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+            self.run_dir.append_epoch(record)
             if tensorboard is not None:
                 tensorboard.write(record)
         terms = " ".join(f"{k} {v:.4f}" for k, v in train_terms.items())
-        logger.info("epoch %d/%d  train %s | valid %s | %.1fs%s", epoch, train.epochs, terms,
-                    format_metrics(valid), record["seconds"], "  *" if improved else "")
+        logger.info(
+            "epoch %d/%d  train %s | valid %s | %.1fs%s",
+            epoch,
+            train.epochs,
+            terms,
+            format_metrics(valid),
+            record.seconds,
+            "  *" if improved else "",
+        )
         # Order matters for resuming: record, then checkpoint, then the export of an improving epoch.
         if improved or epoch % self.config.train.checkpoint_every == 0 or self._finished():
             self._save_checkpoint()
         if improved and self.ctx.is_main:
             self._export_best()
-        if progress.since_best >= train.patience:
-            logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric,
-                        progress.since_best)
+        if state.since_best >= train.patience:
+            logger.info("early stop: no validation %s improvement for %d epochs", train.select_metric, state.since_best)
         if self.on_epoch is not None:
             self.on_epoch(epoch, valid)
 
     def _evaluate(self, model: HSCL, split: str) -> dict[str, float]:
-        """Metrics of `model` on a whole split; several processes each predict a shard and share the predictions."""
-        encoded, batch_size = self.encoded[split], self.config.train.eval_batch_size
-        if not self.ctx.enabled:
-            return evaluate_split(model, encoded, batch_size, self.device)[0]
-        local = predict_split(model, distributed.shard_split(encoded, self.ctx), batch_size, self.device)
-        predictions = distributed.gather_rows(torch.from_numpy(local).to(self.device),
-                                              distributed.shard_sizes(len(encoded), self.ctx))
-        return regression_metrics(predictions.cpu().numpy(), encoded.labels.numpy().astype(np.float64))
+        """Metrics of `model` on a whole split (shared by the processes, if several)."""
+        return evaluate_split(model, self.encoded[split], self.config.train.eval_batch_size, self.device, self.ctx)
 
     def _start(self) -> None:
-        """A fresh run directory: the config, an empty epoch log, no stale checkpoint, projections before training."""
+        """A fresh run directory (emptied first): the config, an empty epoch log, projections before training."""
         if not self.ctx.is_main:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        layout.save_run_config(self.run_dir, self.config)
-        (self.run_dir / layout.EPOCHS_FILE).write_text("", encoding="utf-8")
-        (self.run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)
+        self.run_dir.start(self.config, self.dataset.extraction)
         if self.score_test:
-            self._save_projections(layout.PROJECTIONS_INITIAL, self.model)
+            self._save_projections(PROJECTIONS_INITIAL, self.model)
 
     def _resume(self) -> None:
         """Restore the run directory's checkpoint and put the run directory back in step with it."""
-        state = load_checkpoint(self.run_dir / layout.CHECKPOINT_FILE)
-        self.model.load_state_dict(state.model)
-        self.optimizer.load_state_dict(state.optimizer)
+        checkpoint = load_checkpoint(self.run_dir.checkpoint_file)
+        self.model.load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(state.scheduler)
-        if len(state.rng) != self.ctx.world_size:
-            logger.warning("the checkpoint was written by %d processes and is resumed by %d: training carries on "
-                           "correctly, but not bit for bit as it would have", len(state.rng), self.ctx.world_size)
-        restore_rng(state.rng[self.ctx.rank % len(state.rng)], self.generator)
-        self.progress = progress = state.progress
+            self.scheduler.load_state_dict(checkpoint.scheduler)
+        if len(checkpoint.rng) != self.ctx.world_size:
+            logger.warning(
+                "the checkpoint was written by %d processes and is resumed by %d: training carries on "
+                "correctly, but not bit for bit as it would have",
+                len(checkpoint.rng),
+                self.ctx.world_size,
+            )
+        restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
+        self.state = state = checkpoint.state
         if self.ctx.is_main:
-            layout.keep_epochs(self.run_dir, progress.epoch)
-            selected = layout.selected_epoch(self.run_dir)
-            if progress.best_epoch and selected != progress.best_epoch:
-                if progress.best_epoch != progress.epoch:
-                    raise HSCLError(f"{self.run_dir}: the model directory holds epoch {selected}, but the checkpoint "
-                                    f"selected epoch {progress.best_epoch}")
+            self.run_dir.keep_epochs(state.epoch)
+            selected = self.run_dir.selected_epoch()
+            if state.best_epoch and selected != state.best_epoch:
+                if state.best_epoch != state.epoch:
+                    raise HSCLError(
+                        f"{self.run_dir}: the model directory holds epoch {selected}, but the checkpoint "
+                        f"selected epoch {state.best_epoch}"
+                    )
                 self._export_best()  # stopped between the checkpoint of an improving epoch and its export
         distributed.barrier(self.ctx)
-        logger.info("resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, progress.epoch,
-                    progress.best_epoch)
+        logger.info(
+            "resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch, state.best_epoch
+        )
 
     def _save_checkpoint(self) -> None:
         """Write the resumable state; every process contributes its random states, the main process writes."""
         rng = distributed.gather_objects(capture_rng(self.generator), self.ctx)
         if self.ctx.is_main:
             scheduler = None if self.scheduler is None else self.scheduler.state_dict()
-            save_checkpoint(self.run_dir / layout.CHECKPOINT_FILE,
-                            Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler,
-                                       self.progress, rng))
+            save_checkpoint(
+                self.run_dir.checkpoint_file,
+                Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler, self.state, rng),
+            )
 
     def _export_best(self) -> None:
         """Write the current weights as the selected model (atomically), then record which epoch they are."""
-        tmp = self.run_dir / (layout.MODEL_DIR + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        self.model.save_pretrained(tmp, tokenizer=self.tokenizer)
-        layout.replace_dir(tmp, self.run_dir / layout.MODEL_DIR)
-        progress = self.progress
-        layout.write_json(self.run_dir / layout.SELECTION_FILE, {
-            "epoch": progress.best_epoch, "metric": self.config.train.select_metric, "valid": progress.best_valid})
+        selection = Selection(self.state.best_epoch, self.config.train.select_metric, self.state.best_valid)
+        with self.run_dir.writing_model(selection) as folder:
+            self.model.save_pretrained(folder, tokenizer=self.tokenizer)
 
     def _test_once(self) -> dict[str, float]:
         """Reload the selected checkpoint from disk and evaluate it on test (what `hscl evaluate` does)."""
         distributed.barrier(self.ctx)  # the main process may still be exporting it
-        model = HSCL.from_pretrained(self.run_dir / layout.MODEL_DIR).to(self.device)
+        model = HSCL.from_pretrained(self.run_dir.model_dir).to(self.device)
         test = self._evaluate(model, "test")
         if self.ctx.is_main:
-            layout.write_json(self.run_dir / layout.TEST_FILE, test)
-            self._save_projections(layout.PROJECTIONS_FINAL, model)
+            self.run_dir.write_test_metrics(test)
+            self._save_projections(PROJECTIONS_FINAL, model)
         return test
 
     def _save_projections(self, name: str, model: HSCL) -> None:
         """Test-split projections of `model`, for the before/after embedding plots of `hscl report`."""
-        save_projections(self.run_dir / name, model, self.encoded["test"], self.config.train.eval_batch_size,
-                         self.device)
+        self.run_dir.write_projections(
+            name, split_projections(model, self.encoded["test"], self.config.train.eval_batch_size, self.device)
+        )
 
 
-def train(config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None) -> RunResult:
-    """Run one training run into `run_dir` and return its result."""
-    return Trainer(config, run_dir, dataset).run()
+def train(
+    config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *, overwrite: bool = False
+) -> RunResult:
+    """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result."""
+    return Trainer(config, run_dir, dataset, overwrite=overwrite).run()
 
 
-def resume(run_dir: str | Path, *, device: str | None = None, progress: bool | None = None,
-           log: str | None = None, checkpoint_every: int | None = None) -> RunResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    device: str | None = None,
+    progress_bar: bool | None = None,
+    log: str | None = None,
+    checkpoint_every: int | None = None,
+) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
-    Only how it runs may change, where given: `device`, `progress` (the progress bar), `log` and
+    Only how it runs may change, where given: `device`, `progress_bar`, `log` and
     `checkpoint_every`.
     """
-    config = layout.load_run_config(run_dir)
-    runtime = {key: value for key, value in (("device", device), ("progress", progress), ("log", log),
-                                             ("checkpoint_every", checkpoint_every)) if value is not None}
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **runtime))
+    config = RunDir(run_dir).read_config()
+    runtime = {
+        key: value
+        for key, value in (
+            ("device", device),
+            ("progress_bar", progress_bar),
+            ("log", log),
+            ("checkpoint_every", checkpoint_every),
+        )
+        if value is not None
+    }
+    config = config.replace(train=config.train.replace(**runtime))
     return Trainer(config, run_dir, resume=True).run()

@@ -1,5 +1,6 @@
 """Test once: train the study's best config and the base config over the same seeds, score test once per
 run, and write the results page (the study, its pictures, the best config, the paired comparison)."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hscl.benchmark.page import comparison_table, paired_comparison, results_table, summary_json
-from hscl.benchmark.runner import RowResult, collect_row, is_finished, run_key_dir, train_and_mark
+from hscl.benchmark.runner import RowResult, collect_row, run_key_dir, train_and_mark
 from hscl.benchmark.suites import Row
 from hscl.config import load_config
+from hscl.files import write_text
 from hscl.metrics import PERCENT_KEYS
+from hscl.training.run_records import RunDir
 from hscl.tune.outputs import BEST_YAML, IMAGES_DIR, completed
-from hscl.training import run_dir as layout
 from hscl.tune.study import TuneSettings
 
 if TYPE_CHECKING:
@@ -26,28 +28,42 @@ if TYPE_CHECKING:
     from hscl.config import RunConfig
 
 FINAL_DIR = "final"
-PRUNING = {"median": "median pruner on each epoch's validation {metric}",
-           "hyperband": "Hyperband pruner on each epoch's validation {metric}", "none": "no pruning"}
+PRUNING = {
+    "median": "median pruner on each epoch's validation {metric}",
+    "hyperband": "Hyperband pruner on each epoch's validation {metric}",
+    "none": "no pruning",
+}
 TUNED = Row("tuned", "Tuned on validation (best.yaml)")
 BASE = Row("base", "Base config (no tuning)")
 
 
-def run_final(study: optuna.Study, settings: TuneSettings, seeds: list[int], page: Path, command: str,
-              log: Callable[[str], None] = print) -> Path:
+def run_final(
+    study: optuna.Study,
+    settings: TuneSettings,
+    seeds: list[int],
+    page: Path,
+    command: str,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Train best.yaml and the base config once per seed (skipping finished runs), then write `page` and its .json."""
     out = settings.out / FINAL_DIR
     configs = {
-        TUNED.key: lambda seed: load_config(path=settings.out / BEST_YAML,
-                                            overrides=[f"train.seed={seed}", "train.progress=false"]),
-        BASE.key: lambda seed: load_config(preset=settings.preset, path=settings.config_path,
-                                           overrides=[*settings.overrides, f"train.seed={seed}", "train.progress=false"]),
+        TUNED.key: lambda seed: load_config(
+            path=settings.out / BEST_YAML, overrides=[f"train.seed={seed}", "train.progress_bar=false"]
+        ),
+        BASE.key: lambda seed: load_config(
+            preset=settings.preset,
+            path=settings.config_path,
+            overrides=[*settings.overrides, f"train.seed={seed}", "train.progress_bar=false"],
+        ),
     }
     searched = [param.path for param in settings.space.params]
     for row in (TUNED, BASE):
         for seed in seeds:
             run_dir = run_key_dir(out, row, seed)
             config = configs[row.key](seed)
-            if is_finished(run_dir) and same_values(layout.load_run_config(run_dir), config, searched):
+            finished = RunDir(run_dir).is_complete()
+            if finished and same_values(RunDir(run_dir).read_config(), config, searched):
                 log(f"[final {row.key} seed {seed}] finished earlier, kept")
                 continue
             log(f"[final {row.key} seed {seed}] training, then test once")
@@ -66,10 +82,15 @@ def code_version() -> str:
     """The git commit of this checkout (with '+changes' when the tree is dirty), or 'unknown'."""
     here = Path(__file__).parent
     try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+changes" if dirty else "")
@@ -104,18 +125,31 @@ def study_facts(study: optuna.Study, settings: TuneSettings) -> dict[str, Any]:
     for trial in study.trials:
         states[trial.state.name.lower()] = states.get(trial.state.name.lower(), 0) + 1
     finished = [t for t in study.trials if t.datetime_start and t.datetime_complete]
-    elapsed = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds() \
-        if finished else 0.0
+    elapsed = (
+        (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
+        if finished
+        else 0.0
+    )
     base = settings.base_config().to_dict()
     best = study.best_trial
-    return {"name": settings.name, "trials": len(study.trials), "states": states,
-            "trial_seconds": [round(t.duration.total_seconds(), 1) for t in finished],
-            "elapsed_seconds": round(elapsed, 1), "best_trial": best.number, "best_value": best.value,
-            "best_selected_epoch": best.user_attrs.get("selected_epoch"),
-            "best_params": best.params, "base_params": {p.path: _lookup(base, p.path) for p in settings.space.params},
-            "space": settings.space.to_dict(), "pinned": list(settings.pinned), "pruner": settings.pruner,
-            "sampler_seed": settings.sampler_seed, "metric": study.user_attrs["hscl"]["metric"],
-            "trial_seed": settings.base_config().train.seed}
+    return {
+        "name": settings.name,
+        "trials": len(study.trials),
+        "states": states,
+        "trial_seconds": [round(t.duration.total_seconds(), 1) for t in finished],
+        "elapsed_seconds": round(elapsed, 1),
+        "best_trial": best.number,
+        "best_value": best.value,
+        "best_selected_epoch": best.user_attrs.get("selected_epoch"),
+        "best_params": best.params,
+        "base_params": {p.path: _lookup(base, p.path) for p in settings.space.params},
+        "space": settings.space.to_dict(),
+        "pinned": list(settings.pinned),
+        "pruner": settings.pruner,
+        "sampler_seed": settings.sampler_seed,
+        "metric": study.user_attrs["hscl"]["metric"],
+        "trial_seed": settings.base_config().train.seed,
+    }
 
 
 def verdict(comparison: dict[str, dict[str, float]], metric: str, seeds: int) -> str:
@@ -125,12 +159,13 @@ def verdict(comparison: dict[str, dict[str, float]], metric: str, seeds: int) ->
     better = values["mean_diff"] < 0 if metric == "mae" else values["mean_diff"] > 0
     p = values["p_value"]
     significance = "n/a" if math.isnan(p) else ("significant at 5 %" if p < 0.05 else "not significant at 5 %")
-    return (f"On test, over {seeds} seeds, tuned minus base {metric} is {values['mean_diff'] * scale:+.3f}{unit} "
-            f"({'better' if better else 'not better'}; paired t-test p = {p:.3f}, {significance}).")
+    return (
+        f"On test, over {seeds} seeds, tuned minus base {metric} is {values['mean_diff'] * scale:+.3f}{unit} "
+        f"({'better' if better else 'not better'}; paired t-test p = {p:.3f}, {significance})."
+    )
 
 
-def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowResult], page: Path,
-               command: str) -> Path:
+def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowResult], page: Path, command: str) -> Path:
     """The results page of a study and its test-once comparison, with a .json of the same numbers beside it."""
     page.parent.mkdir(parents=True, exist_ok=True)
     facts = study_facts(study, settings)
@@ -147,24 +182,31 @@ def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowRes
     setting = base_name + "".join(f", `--set {item}`" for item in settings.overrides)
     states = ", ".join(f"{n} {s}" for s, n in facts["states"].items())
     trial_minutes = sum(facts["trial_seconds"]) / 60
-    rows = [f"| `{path}` | {_format(facts['base_params'][path])} | **{_format(value)}** | "
-            f"{describe(facts['space'][path])} |" for path, value in facts["best_params"].items()]
+    rows = [
+        f"| `{path}` | {_format(facts['base_params'][path])} | **{_format(value)}** | "
+        f"{describe(facts['space'][path])} |"
+        for path, value in facts["best_params"].items()
+    ]
     parts = [
         f"# Results: hyper-parameter study `{facts['name']}`, then test once",
         "",
         f"Generated by `{command}` on {time.strftime('%Y-%m-%d')}, code version {code_version()}.",
         "",
         f"- Base: {setting}. Machine: {'; '.join(sorted(set(base.machines + tuned.machines)))}.",
-        (f"- Study: {facts['trials']} trials ({states}), TPE sampler (seed {facts['sampler_seed']}), "
+        f"- Study: {facts['trials']} trials ({states}), TPE sampler (seed {facts['sampler_seed']}), "
         f"{PRUNING[facts['pruner']].format(metric=metric)}; objective: the selected epoch's "
         f"validation {metric}, every trial with training seed {facts['trial_seed']}. The test split was "
-        "dropped from the data before each trial: never encoded, projected or scored during the study."),
-        f"- Study wall time: {facts['elapsed_seconds'] / 60:.1f} min elapsed, {trial_minutes:.1f} min summed over trials.",
-        *([f"- Fixed by `--set`, not searched: {', '.join(f'`{p}`' for p in facts['pinned'])}."]
-          if facts["pinned"] else []),
+        "dropped from the data before each trial: never encoded, projected or scored during the study.",
+        f"- Study wall time: {facts['elapsed_seconds'] / 60:.1f} min elapsed, "
+        f"{trial_minutes:.1f} min summed over trials.",
+        *(
+            [f"- Fixed by `--set`, not searched: {', '.join(f'`{p}`' for p in facts['pinned'])}."]
+            if facts["pinned"]
+            else []
+        ),
         "",
-        (f"## Best trial: {facts['best_trial']} (validation {metric} {facts['best_value']:.4f}, "
-        f"selected epoch {facts['best_selected_epoch']})"),
+        f"## Best trial: {facts['best_trial']} (validation {metric} {facts['best_value']:.4f}, "
+        f"selected epoch {facts['best_selected_epoch']})",
         "",
         "| field | base | best | searched over |",
         "|---|---|---|---|",
@@ -172,11 +214,11 @@ def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowRes
         "",
         "## Test once: best config against the base, same seeds",
         "",
-        (f"Each run selected its epoch on validation and scored test once; both rows use the same seeds and the "
+        f"Each run selected its epoch on validation and scored test once; both rows use the same seeds and the "
         f"same budget except where the best config differs. {verdict(comparison, metric, len(tuned.seeds))} "
         f"The best trial's validation {metric} ({facts['best_value']:.4f}) was measured with one training seed; "
         f"over the seeds below the same config's is {_mean(tuned.selection_values):.4f} (base "
-        f"{_mean(base.selection_values):.4f})."),
+        f"{_mean(base.selection_values):.4f}).",
         "",
         results_table(results, selection_column=True),
         comparison_table(comparison, TUNED.key, BASE.key),
@@ -185,8 +227,12 @@ def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowRes
         *pictures,
         "",
     ]
-    page.write_text("\n".join(parts), encoding="utf-8")
-    payload = {"study": facts, "final": summary_json(results), "comparison": comparison,
-               "completed_trials": len(completed(study))}
-    page.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text(page, "\n".join(parts))
+    payload = {
+        "study": facts,
+        "final": summary_json(results),
+        "comparison": comparison,
+        "completed_trials": len(completed(study)),
+    }
+    write_text(page.with_suffix(".json"), json.dumps(payload, indent=2, default=str) + "\n")
     return page

@@ -1,4 +1,5 @@
 """What a study leaves in its directory: `trials.csv`, `best.yaml` and Optuna's matplotlib pictures."""
+
 from __future__ import annotations
 
 import csv
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hscl.config import save_config
+from hscl.files import open_atomic
 from hscl.tune.study import TuneSettings
 
 if TYPE_CHECKING:
@@ -36,16 +38,26 @@ def write_trials_csv(study: optuna.Study, settings: TuneSettings) -> Path:
     """One row per trial: state, objective value, selected epoch, epochs run, seconds, parameters, reason, run dir."""
     path = settings.out / TRIALS_CSV
     params = [param.path for param in settings.space.params]
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with open_atomic(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow(["number", "state", "value", "selected_epoch", "epochs_run", "seconds", *params,
-                         "reason", "run_dir"])
+        writer.writerow(
+            ["number", "state", "value", "selected_epoch", "epochs_run", "seconds", *params, "reason", "run_dir"]
+        )
         for trial in study.trials:
             seconds = "" if trial.duration is None else f"{trial.duration.total_seconds():.1f}"
-            writer.writerow([trial.number, trial.state.name, "" if trial.value is None else repr(trial.value),
-                             trial.user_attrs.get("selected_epoch", ""), len(trial.intermediate_values), seconds,
-                             *(trial.params.get(name, "") for name in params), trial_reason(trial),
-                             trial.user_attrs.get("run_dir", "")])
+            writer.writerow(
+                [
+                    trial.number,
+                    trial.state.name,
+                    "" if trial.value is None else repr(trial.value),
+                    trial.user_attrs.get("selected_epoch", ""),
+                    len(trial.intermediate_values),
+                    seconds,
+                    *(trial.params.get(name, "") for name in params),
+                    trial_reason(trial),
+                    trial.user_attrs.get("run_dir", ""),
+                ]
+            )
     return path
 
 
@@ -77,10 +89,12 @@ def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
     from optuna.visualization import matplotlib as plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    figures = {"history": lambda: plots.plot_optimization_history(study),
-               "epochs": lambda: plots.plot_intermediate_values(study),
-               "parallel": lambda: plots.plot_parallel_coordinate(study),
-               "slice": lambda: plots.plot_slice(study)}
+    figures = {
+        "history": lambda: plots.plot_optimization_history(study),
+        "epochs": lambda: plots.plot_intermediate_values(study),
+        "parallel": lambda: plots.plot_parallel_coordinate(study),
+        "slice": lambda: plots.plot_slice(study),
+    }
     if len(completed(study)) >= 2:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         figures["importance"] = lambda: plots.plot_param_importances(study, evaluator=evaluator)
@@ -95,7 +109,8 @@ def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
                 figure.set_size_inches(*SIZES[name])
                 figure.tight_layout()
             path = folder / f"{name}.png"
-            figure.savefig(path, dpi=100)
+            with open_atomic(path, binary=True) as handle:
+                figure.savefig(handle, dpi=100, format="png")
             plt.close(figure)
             written.append(path)
     return written
@@ -103,5 +118,8 @@ def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
 
 def write_outputs(study: optuna.Study, settings: TuneSettings) -> dict[str, Path | list[Path] | None]:
     """Every output of a study, from its storage: trials.csv, best.yaml, pictures."""
-    return {"trials": write_trials_csv(study, settings), "best": write_best(study, settings),
-            "pictures": write_pictures(study, settings.out / IMAGES_DIR)}
+    return {
+        "trials": write_trials_csv(study, settings),
+        "best": write_best(study, settings),
+        "pictures": write_pictures(study, settings.out / IMAGES_DIR),
+    }

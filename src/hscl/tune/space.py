@@ -11,6 +11,7 @@ A space file looks like this (one entry per searched field, `log` and `step` opt
 Every path and bound (every choice of a categorical) is checked by building the config with that value
 through `load_config`, so a space is exactly as valid as the config schema says, before any trial runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
 
 SPACE_PACKAGE = "hscl.tune.spaces"
 KINDS = ("float", "int", "categorical")
-SPEC_KEYS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
-             "categorical": {"type", "choices"}}
+SPEC_KEYS = {
+    "float": {"type", "low", "high", "log", "step"},
+    "int": {"type", "low", "high", "log", "step"},
+    "categorical": {"type", "choices"},
+}
 
 
 @dataclass(frozen=True)
@@ -108,15 +112,17 @@ def read_space(name_or_path: str | Path) -> SearchSpace:
         source = f"{name_or_path} (shipped space)"
         text = resources.files(SPACE_PACKAGE).joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
     else:
-        raise ConfigError(f"{name_or_path}: no such space file, and not a shipped space "
-                          f"({', '.join(shipped_spaces())})")
+        raise ConfigError(
+            f"{name_or_path}: no such space file, and not a shipped space ({', '.join(shipped_spaces())})"
+        )
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {' '.join(str(err).split())}") from err
     if not isinstance(values, dict) or set(values) - {"description", "params"} or not values.get("params"):
-        raise ConfigError(f"{source}: expected a mapping with a non-empty `params` mapping (and an optional "
-                          "`description`)")
+        raise ConfigError(
+            f"{source}: expected a mapping with a non-empty `params` mapping (and an optional `description`)"
+        )
     if not isinstance(values["params"], dict):
         raise ConfigError(f"{source}: `params` must map config paths to distributions")
     params = tuple(_param(f"{source}: {path}", str(path), spec) for path, spec in values["params"].items())
@@ -136,22 +142,26 @@ def _number(value: Any) -> Any:
 def _param(where: str, path: str, spec: Any) -> Param:
     """One entry of a space file, checked for shape, types and bounds (not yet against the config)."""
     if isinstance(spec, dict):
-        spec = {key: [_number(c) for c in value] if key == "choices" and isinstance(value, list) else
-                _number(value) if key in ("low", "high", "step") else value for key, value in spec.items()}
+        spec = {
+            key: [_number(c) for c in value]
+            if key == "choices" and isinstance(value, list)
+            else _number(value)
+            if key in ("low", "high", "step")
+            else value
+            for key, value in spec.items()
+        }
     if not isinstance(spec, dict) or spec.get("type") not in KINDS:
         raise ConfigError(f"{where}: expected a mapping with type one of {', '.join(KINDS)}; got {spec!r}")
     kind = spec["type"]
     unknown = sorted(set(spec) - SPEC_KEYS[kind])
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown} for type {kind}; allowed: "
-                          f"{sorted(SPEC_KEYS[kind])}")
+        raise ConfigError(f"{where}: unknown key(s) {unknown} for type {kind}; allowed: {sorted(SPEC_KEYS[kind])}")
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: choices must be a non-empty list; got {choices!r}")
         if any(c is not None and not isinstance(c, (bool, int, float, str)) for c in choices):
-            raise ConfigError(f"{where}: choices must be scalars (numbers, strings, true/false, null); "
-                              f"got {choices!r}")
+            raise ConfigError(f"{where}: choices must be scalars (numbers, strings, true/false, null); got {choices!r}")
         if len({json.dumps(c) for c in choices}) != len(choices):
             raise ConfigError(f"{where}: choices must be distinct; got {choices!r}")
         return Param(path, kind, choices=tuple(choices))
@@ -159,8 +169,9 @@ def _param(where: str, path: str, spec: Any) -> Param:
     low, high, log, step = spec.get("low"), spec.get("high"), spec.get("log", False), spec.get("step")
     for name, value in (("low", low), ("high", high)):
         if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
-            raise ConfigError(f"{where}: {name} must be {'an integer' if kind == 'int' else 'a finite number'}; "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{where}: {name} must be {'an integer' if kind == 'int' else 'a finite number'}; got {value!r}"
+            )
     if low >= high:
         raise ConfigError(f"{where}: low must be below high; got low={low!r}, high={high!r}")
     if not isinstance(log, bool):
@@ -169,8 +180,9 @@ def _param(where: str, path: str, spec: Any) -> Param:
         raise ConfigError(f"{where}: a log scale needs low > 0; got low={low!r}")
     if step is not None:
         if isinstance(step, bool) or not isinstance(step, number) or not step > 0:
-            raise ConfigError(f"{where}: step must be a positive {'integer' if kind == 'int' else 'number'}; "
-                              f"got {step!r}")
+            raise ConfigError(
+                f"{where}: step must be a positive {'integer' if kind == 'int' else 'number'}; got {step!r}"
+            )
         if log:
             raise ConfigError(f"{where}: step and log cannot be combined; got step={step!r}, log=true")
     if kind == "float":
@@ -178,20 +190,23 @@ def _param(where: str, path: str, spec: Any) -> Param:
     return Param(path, kind, low, high, log, step)
 
 
-def check_space(space: SearchSpace, preset: str | None, path: str | Path | None,
-                overrides: list[str]) -> None:
-    """Build the base config with every bound (every choice) of every parameter; a `ConfigError` names the first bad one."""
+def check_space(space: SearchSpace, preset: str | None, path: str | Path | None, overrides: list[str]) -> None:
+    """Build the base config with every bound (every choice) of every parameter; a `ConfigError` names the first
+    bad one."""
     for param in space.params:
         for value in param.values_to_check():
             try:
                 load_config(preset=preset, path=path, overrides=[*overrides, override(param.path, value)])
             except ConfigError as err:
-                raise ConfigError(f"{space.source}: {param.path}={json.dumps(value)} does not make a valid "
-                                  f"config: {err}") from err
+                raise ConfigError(
+                    f"{space.source}: {param.path}={json.dumps(value)} does not make a valid config: {err}"
+                ) from err
 
 
-def trial_config(preset: str | None, path: str | Path | None, overrides: list[str],
-                 values: dict[str, Any]) -> RunConfig:
+def trial_config(
+    preset: str | None, path: str | Path | None, overrides: list[str], values: dict[str, Any]
+) -> RunConfig:
     """The config of a trial: the base config with the searched `values` (path -> value) set."""
-    return load_config(preset=preset, path=path,
-                       overrides=[*overrides, *(override(key, value) for key, value in values.items())])
+    return load_config(
+        preset=preset, path=path, overrides=[*overrides, *(override(key, value) for key, value in values.items())]
+    )

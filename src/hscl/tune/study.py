@@ -7,6 +7,7 @@ storage (by default `STUDY_DIR/study.db`, SQLite), so re-running carries a study
 several processes or on several machines share it. `--trials N` is the study's total: a worker stops
 once the study holds N trials in any state.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from hscl.config import load_config
 from hscl.errors import ConfigError, HSCLError
-from hscl.metrics import METRIC_KEYS
 from hscl.tune.space import SearchSpace, check_space, trial_config
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or t
 STORAGE_FILE = "study.db"
 INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
 TRIALS_DIR = "trials"
-RUNTIME_FIELDS = ("device", "progress")  # train.* fields that may differ between workers of one study
+RUNTIME_FIELDS = ("device", "progress_bar")  # train.* fields that may differ between workers of one study
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,11 @@ class TuneSettings:
 
 def validated(settings: TuneSettings) -> TuneSettings:
     """`settings` checked in full before anything runs or is written; paths pinned by --set leave the space."""
-    for name, value, least in (("--trials", settings.trials, 1), ("--jobs", settings.jobs, 1),
-                               ("--heartbeat", settings.heartbeat, 1)):
+    for name, value, least in (
+        ("--trials", settings.trials, 1),
+        ("--jobs", settings.jobs, 1),
+        ("--heartbeat", settings.heartbeat, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer of at least {least}; got {value!r}")
     if settings.timeout is not None and not (math.isfinite(settings.timeout) and settings.timeout > 0):
@@ -95,9 +98,7 @@ def validated(settings: TuneSettings) -> TuneSettings:
         raise ConfigError(f"--keep {settings.keep!r}: expected one of {', '.join(KEEP)}")
     if settings.out.exists() and not settings.out.is_dir():
         raise ConfigError(f"--out {settings.out}: exists and is not a directory")
-    metric = settings.base_config().train.select_metric
-    if metric not in METRIC_KEYS:
-        raise ConfigError(f"train.select_metric={metric!r}: the study needs one of {', '.join(METRIC_KEYS)}")
+    settings.base_config()  # the base config is valid (select_metric among them)
     set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
     pinned = tuple(p.path for p in settings.space.params if p.path in set_paths)
     space = settings.space.without(set(pinned))
@@ -114,17 +115,19 @@ def check_storage_url(url: str | None) -> None:
         return
     allowed = "expected sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://..., or journal:FILE"
     if url.startswith("journal:"):
-        file = url[len("journal:"):]
+        file = url[len("journal:") :]
         if not file or not Path(file).parent.is_dir():
-            raise ConfigError(f"--storage {url!r}: the journal file's folder {str(Path(file).parent)!r} does not "
-                              f"exist (or no file is named); {allowed}")
+            raise ConfigError(
+                f"--storage {url!r}: the journal file's folder {str(Path(file).parent)!r} does not exist "
+                f"(or no file is named); {allowed}"
+            )
         return
     import sqlalchemy
 
     try:
         parsed = sqlalchemy.engine.make_url(url)
         sqlalchemy.create_engine(parsed).dispose()  # loads the dialect and its driver, connects to nothing
-    except Exception as err:  # SQLAlchemy raises several types for a bad URL or a missing driver
+    except Exception as err:
         raise ConfigError(f"--storage {url!r}: {_one_line(err)}; {allowed}") from err
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).parent.is_dir():
         raise ConfigError(f"--storage {url!r}: the folder {str(Path(parsed.database).parent)!r} does not exist")
@@ -143,13 +146,14 @@ def open_storage(settings: TuneSettings) -> optuna.storages.BaseStorage:
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend
 
-            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:") :]))
         engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat,
-                                              grace_period=2 * settings.heartbeat)
-    except Exception as err:  # a storage that cannot be opened is the user's to fix
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat, grace_period=2 * settings.heartbeat
+            )
+    except Exception as err:
         raise ConfigError(f"--storage {url!r}: cannot open it: {_one_line(err)}") from err
 
 
@@ -158,8 +162,11 @@ def definition(settings: TuneSettings) -> dict[str, Any]:
     base = settings.base_config().to_dict()
     for key in RUNTIME_FIELDS:
         base["train"].pop(key, None)
-    return json.loads(json.dumps({"base": base, "space": settings.space.to_dict(),
-                                  "metric": settings.base_config().train.select_metric}))
+    return json.loads(
+        json.dumps(
+            {"base": base, "space": settings.space.to_dict(), "metric": settings.base_config().train.select_metric}
+        )
+    )
 
 
 def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
@@ -177,32 +184,38 @@ def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     wanted = definition(settings)
     metric = wanted["metric"]
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
-    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction,
-                                load_if_exists=True)
+    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction, load_if_exists=True)
     stored = study.user_attrs.get("hscl")
     if stored is None:
         study.set_user_attr("hscl", wanted)
     elif stored != wanted:
         differ = sorted(key for key in wanted if wanted[key] != stored.get(key))
-        raise ConfigError(f"study {settings.name!r} in {settings.storage_url} was created with a different "
-                          f"{' and '.join(differ)}; give a new --out or --study-name, or the same preset, "
-                          "--set and space")
+        raise ConfigError(
+            f"study {settings.name!r} in {settings.storage_url} was created with a different "
+            f"{' and '.join(differ)}; give a new --out or --study-name, or the same preset, "
+            "--set and space"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     seed = int(np.random.SeedSequence([settings.sampler_seed, worker, len(study.trials)]).generate_state(1)[0])
-    pruner = {"median": optuna.pruners.MedianPruner(), "hyperband": optuna.pruners.HyperbandPruner(min_resource=1),
-              "none": optuna.pruners.NopPruner()}[settings.pruner]
-    return optuna.load_study(study_name=settings.name, storage=storage,
-                             sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    pruner = {
+        "median": optuna.pruners.MedianPruner(),
+        "hyperband": optuna.pruners.HyperbandPruner(min_resource=1),
+        "none": optuna.pruners.NopPruner(),
+    }[settings.pruner]
+    return optuna.load_study(
+        study_name=settings.name, storage=storage, sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+    )
 
 
 def validation_only(dataset: MSADataset) -> MSADataset:
     """`dataset` without its test split."""
     from hscl.data.types import MSADataset
 
-    return MSADataset({name: split for name, split in dataset.splits.items() if name != "test"},
-                      dataset.source, dataset.notes)
+    return MSADataset(
+        {name: split for name, split in dataset.splits.items() if name != "test"}, dataset.source, dataset.notes
+    )
 
 
 class Objective:
@@ -215,11 +228,11 @@ class Objective:
 
     def data_for(self, config: RunConfig) -> MSADataset:
         """The data `config` names, test split dropped; loaded once per worker while the data config stays."""
-        from hscl.training.trainer import load_data
+        from hscl.data.loading import load_data
 
         key = json.dumps([config.data.path, config.data.format, config.data.options], sort_keys=True, default=str)
         if self._data is None or self._data[0] not in (key, "given"):
-            self._data = (key, validation_only(load_data(config)))
+            self._data = (key, validation_only(load_data(config.data)))
         return self._data[1]
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -229,7 +242,7 @@ class Objective:
         from hscl.training.trainer import Trainer
 
         params = {param.path: param.suggest(trial) for param in self.settings.space.params}
-        config = self.settings.config_for(params, "train.progress=false")
+        config = self.settings.config_for(params, "train.progress_bar=false")
         run_dir = self.settings.out / TRIALS_DIR / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", f"{platform.node()}:{run_dir}")
 
@@ -257,11 +270,12 @@ class Objective:
 
 def tidy(run_dir: Path, keep: str) -> None:
     """Drop what a finished trial no longer needs: always its resume state, its model unless keep == 'run'."""
-    from hscl.training import run_dir as layout
+    from hscl.training.run_records import RunDir
 
-    (run_dir / layout.CHECKPOINT_FILE).unlink(missing_ok=True)
-    if keep == "metrics" and (run_dir / layout.MODEL_DIR).exists():
-        shutil.rmtree(run_dir / layout.MODEL_DIR)
+    run = RunDir(run_dir)
+    run.drop_checkpoint()
+    if keep == "metrics" and run.model_dir.exists():
+        shutil.rmtree(run.model_dir)
 
 
 def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
@@ -273,9 +287,14 @@ def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None
     remaining = settings.trials - len(study.trials)
     if remaining <= 0:
         return
-    study.optimize(Objective(settings, dataset), n_trials=remaining, timeout=settings.timeout,
-                   catch=(HSCLError, torch.OutOfMemoryError), gc_after_trial=True,
-                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)])
+    study.optimize(
+        Objective(settings, dataset),
+        n_trials=remaining,
+        timeout=settings.timeout,
+        catch=(HSCLError, torch.OutOfMemoryError),
+        gc_after_trial=True,
+        callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)],
+    )
 
 
 def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
@@ -295,8 +314,9 @@ def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
         raise SystemExit(130) from None
 
 
-def run_study(settings: TuneSettings, dataset: MSADataset | None = None,
-              log: Callable[[str], None] = print) -> optuna.Study:
+def run_study(
+    settings: TuneSettings, dataset: MSADataset | None = None, log: Callable[[str], None] = print
+) -> optuna.Study:
     """Run (or carry on) the study with `settings.jobs` workers on this machine; return it, reloaded.
 
     `dataset` (one worker only) replaces the data the config names, e.g. to prove test labels are unused.
@@ -317,8 +337,10 @@ def run_study(settings: TuneSettings, dataset: MSADataset | None = None,
         log(f"study {settings.name!r}: {done} trials so far, running up to {settings.trials - done} more")
         optimise(settings, 0, dataset)
     else:
-        log(f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
-            f"{settings.trials - done} more")
+        log(
+            f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
+            f"{settings.trials - done} more"
+        )
         _run_workers(settings)
     return open_study(settings)
 
@@ -327,8 +349,10 @@ def _run_workers(settings: TuneSettings) -> None:
     """Run `settings.jobs` spawned worker processes; on Ctrl-C pass it on to them and wait."""
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // settings.jobs)
-    workers = [context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
-               for index in range(settings.jobs)]
+    workers = [
+        context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
+        for index in range(settings.jobs)
+    ]
     for process in workers:
         process.start()
     try:
@@ -344,5 +368,7 @@ def _run_workers(settings: TuneSettings) -> None:
         raise
     failed = [f"worker {i} (exit status {p.exitcode})" for i, p in enumerate(workers) if p.exitcode != 0]
     if failed:
-        raise HSCLError(f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
-                        "kept, run the same command again to carry on")
+        raise HSCLError(
+            f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
+            "kept, run the same command again to carry on"
+        )

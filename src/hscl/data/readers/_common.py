@@ -3,10 +3,12 @@
 Every check raises `DataError(path, "<where>: <problem>")`, where `where` names the split and key
 (for example `"train.audio"`), so a reader needs no error handling of its own.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +17,6 @@ from hscl.errors import DataError
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "valid": "valid", "dev": "valid", "test": "test"}
 """Split names found on disk, mapped to the names `MSADataset` uses."""
-
 
 
 def find_one(path: Path, names: list[str]) -> Path:
@@ -38,12 +39,17 @@ def get_key(mapping: Any, key: str, path: Path, where: str) -> Any:
     return mapping[key]
 
 
+def as_array(value: Any, path: Path, where: str) -> np.ndarray:
+    """`np.asarray(value)`; a `DataError` where numpy cannot make one array of it (ragged nested lists)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(path, f"{where}: not an array ({exc})") from exc
+
+
 def numeric_array(value: Any, path: Path, where: str, ndim: int | None, rows: int | None = None) -> np.ndarray:
     """`value` as a numeric (bool, int or float) array with, where given, `ndim` axes and `rows` rows."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists, for example
-        raise DataError(path, f"{where}: not an array ({exc})") from exc
+    array = as_array(value, path, where)
     if array.dtype.kind not in "biuf":
         raise DataError(path, f"{where}: expected numbers, found dtype {array.dtype}")
     if ndim is not None and array.ndim != ndim:
@@ -108,14 +114,4 @@ def left_to_right_padded(features: np.ndarray) -> Sequences:
         if length < max_len:
             features[i, :length] = features[i, max_len - length :]
             features[i, length:] = 0.0
-    return Sequences(features, lengths)
-
-
-def pad_right(frames: list[np.ndarray], dim: int) -> Sequences:
-    """Unpadded (len_i, dim) arrays as right-padded float32 `Sequences` of the longest length."""
-    lengths = np.array([len(f) for f in frames], dtype=np.int64)
-    max_len = int(lengths.max()) if len(frames) else 0
-    features = np.zeros((len(frames), max_len, dim), dtype=np.float32)
-    for i, sample in enumerate(frames):
-        features[i, : len(sample)] = sample
     return Sequences(features, lengths)

@@ -9,7 +9,10 @@ Layout of a converted folder (written by `hscl.data.convert.write_converted`)::
     texts.csv           split, id, text (UTF-8, one row per sample, in split order)
 
 Arrays are loaded with `allow_pickle=False` and re-padded on the right to the recorded padded length.
+The manifest may hold more fields, which this reader ignores, except `labelled` (default true): `hscl
+extract` writes false for data without labels (all samples in test, labels NaN), read only on request.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,6 +31,7 @@ MANIFEST_FILE = "hscl_dataset.json"
 TEXTS_FILE = "texts.csv"
 TEXT_COLUMNS = ("split", "id", "text")
 FORMAT_VERSION = 1
+EXTRACTION_FIELD = "extraction"  # written by `hscl extract`: its settings, package versions, feature names, counts
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Manifest:
     sizes: dict[str, int]  # split -> number of samples
     max_lens: dict[str, dict[str, int]]  # split -> modality -> padded length L
     dims: dict[str, int]  # modality -> feature size d
+    labelled: bool = True  # False: extracted without labels; every sample is in test, labels are NaN
+    extraction: dict[str, Any] | None = None  # how `hscl extract` made the features (None for converted data)
 
 
 def detect(path: str | Path) -> bool:
@@ -53,16 +59,26 @@ def split_file(split: str) -> str:
     return f"{split}.npz"
 
 
-def read(path: str | Path) -> MSADataset:
-    """Read a converted folder; every array, text and note comes back exactly as written."""
+def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
+    """Read a converted folder; every array, text and note comes back exactly as written.
+
+    A dataset written without labels (`"labelled": false`, by `hscl extract`) serves prediction only
+    and is refused unless `allow_unlabelled`.
+    """
     folder = Path(path)
     manifest = read_manifest(folder / MANIFEST_FILE)
+    if not manifest.labelled and not allow_unlabelled:
+        raise DataError(
+            folder,
+            "has no labels (extracted from transcripts without a label column): it serves "
+            "`hscl predict --data` only; add label and split columns to train or evaluate on it",
+        )
     texts = _read_texts(folder / TEXTS_FILE, manifest.sizes)
-    splits = {
-        split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS
-    }
-    notes = manifest.notes + [f"converted from {manifest.format!r} data at {manifest.source}"]
-    return MSADataset(splits=splits, source=str(folder), format="converted", notes=notes)
+    splits = {split: _read_split(folder / split_file(split), manifest, split, *texts[split]) for split in SPLITS}
+    notes = [*manifest.notes, f"converted from {manifest.format!r} data at {manifest.source}"]
+    return MSADataset(
+        splits=splits, source=str(folder), format="converted", notes=notes, extraction=manifest.extraction
+    )
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -93,7 +109,11 @@ def read_manifest(path: Path) -> Manifest:
     sizes, max_lens = {}, {}
     for split in SPLITS:
         entry = splits[split]
-        if not isinstance(entry, dict) or not _is_count(entry.get("size")) or not isinstance(entry.get("max_len"), dict):
+        if (
+            not isinstance(entry, dict)
+            or not _is_count(entry.get("size"))
+            or not isinstance(entry.get("max_len"), dict)
+        ):
             raise DataError(path, f"splits.{split} must hold an integer 'size' and a 'max_len' object")
         sizes[split] = entry["size"]
         max_lens[split] = entry["max_len"]
@@ -106,7 +126,23 @@ def read_manifest(path: Path) -> Manifest:
         sizes=sizes,
         max_lens=max_lens,
         dims={m: dims[m] for m in modalities},
+        labelled=_labelled(raw, path),
+        extraction=_extraction(raw, path),
     )
+
+
+def _extraction(raw: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    value = raw.get(EXTRACTION_FIELD)
+    if value is not None and not isinstance(value, dict):
+        raise DataError(path, f"field {EXTRACTION_FIELD!r} must be an object")
+    return value
+
+
+def _labelled(raw: dict[str, Any], path: Path) -> bool:
+    value = raw.get("labelled", True)
+    if not isinstance(value, bool):
+        raise DataError(path, f"field 'labelled' must be true or false, found {value!r}")
+    return value
 
 
 def _field(raw: dict[str, Any], key: str, kind: type, path: Path) -> Any:
@@ -135,7 +171,9 @@ def _read_texts(path: Path, sizes: dict[str, int]) -> dict[str, tuple[list[str],
                 raise DataError(path, f"header must be {list(TEXT_COLUMNS)}, found {header}")
             for record in reader:
                 if len(record) != len(TEXT_COLUMNS) or record[0] not in columns:
-                    raise DataError(path, f"line {reader.line_num}: expected (split, id, text) with a known split, found {record}")
+                    raise DataError(
+                        path, f"line {reader.line_num}: expected (split, id, text) with a known split, found {record}"
+                    )
                 columns[record[0]][0].append(record[1])
                 columns[record[0]][1].append(record[2])
     except (UnicodeDecodeError, csv.Error) as error:

@@ -5,6 +5,7 @@ Each file is a list of samples `((words, visual, acoustic, actual_words, vlen, a
 transcript as a list of words, `label` a (1, 1) array and `id` a string. `words` is not used.
 `dev` becomes `valid`; each split is right-padded to its own longest sequence.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,32 +13,32 @@ from typing import Any
 
 import numpy as np
 
-from hscl.data.readers._common import SPLIT_ALIASES, numeric_array, pad_right, to_text
+from hscl.data.readers._common import SPLIT_ALIASES, numeric_array, to_text
 from hscl.data.safe_pickle import load_pickle
-from hscl.data.types import MSADataset, SplitData
+from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError
 
-FILES: tuple[str, ...] = ("train.pkl", "dev.pkl", "test.pkl")
+SPLIT_FILES: tuple[str, ...] = ("train.pkl", "dev.pkl", "test.pkl")
 
 
 def detect(path: str | Path) -> bool:
     """True for a folder holding `train.pkl`, `dev.pkl` and `test.pkl` (or one of those files)."""
     folder = _folder(Path(path))
-    return folder.is_dir() and all((folder / name).is_file() for name in FILES)
+    return folder.is_dir() and all((folder / name).is_file() for name in SPLIT_FILES)
 
 
 def read(path: str | Path) -> MSADataset:
     """Read an MMIM folder (or one of its three pickles) into an `MSADataset`."""
     folder = _folder(Path(path))
-    missing = [name for name in FILES if not (folder / name).is_file()]
+    missing = [name for name in SPLIT_FILES if not (folder / name).is_file()]
     if missing:
-        raise DataError(folder, f"missing {missing}; an MMIM folder holds {list(FILES)}")
-    splits = {SPLIT_ALIASES[name.removesuffix(".pkl")]: _read_split(folder / name) for name in FILES}
+        raise DataError(folder, f"missing {missing}; an MMIM folder holds {list(SPLIT_FILES)}")
+    splits = {SPLIT_ALIASES[name.removesuffix(".pkl")]: _read_split(folder / name) for name in SPLIT_FILES}
     return MSADataset(splits=splits, source=str(folder), format="mmim")
 
 
 def _folder(path: Path) -> Path:
-    return path.parent if path.is_file() and path.name in FILES else path
+    return path.parent if path.is_file() and path.name in SPLIT_FILES else path
 
 
 def _read_split(path: Path) -> SplitData:
@@ -56,8 +57,8 @@ def _read_split(path: Path) -> SplitData:
         ids=ids,
         texts=texts,
         labels=np.array(labels, dtype=np.float32),
-        audio=pad_right(acoustic, _common_dim(acoustic, ids, path, "acoustic")),
-        visual=pad_right(visual, _common_dim(visual, ids, path, "visual")),
+        audio=Sequences.from_frames(acoustic, _common_dim(acoustic, ids, path, "acoustic")),
+        visual=Sequences.from_frames(visual, _common_dim(visual, ids, path, "visual")),
     )
 
 
@@ -94,5 +95,7 @@ def _common_dim(frames: list[np.ndarray], ids: list[str], path: Path, name: str)
     dim = frames[0].shape[1]
     for sample_id, sample in zip(ids, frames):
         if sample.shape[1] != dim:
-            raise DataError(path, f"id {sample_id!r}: {name} has {sample.shape[1]} features but earlier samples have {dim}")
+            raise DataError(
+                path, f"id {sample_id!r}: {name} has {sample.shape[1]} features but earlier samples have {dim}"
+            )
     return dim

@@ -9,6 +9,7 @@ past the padded size means the sequence was truncated, so it is clipped to that 
 The aligned file, whose sequences are aligned to 50 text steps, stores none; for a modality without
 stored lengths, a sample's length runs up to its last frame that is not all exactly zero.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hscl.data.readers._common import (
+    as_array,
     find_one,
     get_key,
     label_vector,
@@ -31,7 +33,7 @@ from hscl.errors import DataError
 
 logger = logging.getLogger("hscl.data")
 
-FILES: tuple[str, ...] = ("aligned_50.pkl", "unaligned_50.pkl")
+PICKLE_FILES: tuple[str, ...] = ("aligned_50.pkl", "unaligned_50.pkl")
 _MODALITIES: dict[str, str] = {"audio": "audio", "visual": "vision"}  # our name -> MMSA key
 
 
@@ -39,26 +41,29 @@ def detect(path: str | Path) -> bool:
     """True for an MMSA pickle, or a folder holding one."""
     path = Path(path)
     if path.is_file():
-        return path.name in FILES
-    return path.is_dir() and any((path / name).is_file() for name in FILES)
+        return path.name in PICKLE_FILES
+    return path.is_dir() and any((path / name).is_file() for name in PICKLE_FILES)
 
 
 def read(path: str | Path) -> MSADataset:
     """Read an MMSA pickle (or a folder holding exactly one) into an `MSADataset`."""
-    pickle_path = find_one(Path(path), list(FILES))
+    pickle_path = find_one(Path(path), list(PICKLE_FILES))
     data = load_pickle(pickle_path)
     notes: list[str] = []
-    splits = {split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes) for split in SPLITS}
+    splits = {
+        split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, notes)
+        for split in SPLITS
+    }
     return MSADataset(splits=splits, source=str(pickle_path), format="mmsa", notes=notes)
 
 
 def _read_split(part: dict, split: str, path: Path, notes: list[str]) -> SplitData:
-    raw_ids = np.asarray(get_key(part, "id", path, split))
+    raw_ids = as_array(get_key(part, "id", path, split), path, f"{split}.id")
     if raw_ids.ndim != 1:
         raise DataError(path, f"{split}.id: expected shape (N,), found {raw_ids.shape}")
     n = raw_ids.shape[0]
     ids = [to_text(value, path, f"{split}.id[{i}]").replace("$_$", "_") for i, value in enumerate(raw_ids)]
-    raw_text = np.asarray(get_key(part, "raw_text", path, split))
+    raw_text = as_array(get_key(part, "raw_text", path, split), path, f"{split}.raw_text")
     if raw_text.shape != (n,):
         raise DataError(path, f"{split}.raw_text: expected shape ({n},), found {raw_text.shape}")
     texts = [to_text(value, path, f"{split}.raw_text[{i}]") for i, value in enumerate(raw_text)]

@@ -10,6 +10,7 @@ The pickle holds no transcripts. They come from the label CSV (`MOSI-label.csv` 
 `label` and `mode`, matched by id. Where the pickle's ids are absent or name no CSV row (MOSEI),
 `match_by_position=True` pairs the i-th sample of a split with the i-th CSV row of that `mode`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,6 +22,7 @@ import numpy as np
 
 from hscl.data.readers._common import (
     SPLIT_ALIASES,
+    as_array,
     find_one,
     get_key,
     label_vector,
@@ -38,7 +40,8 @@ PICKLE_TO_CSV: dict[str, str] = {
     "mosi_data_noalign.pkl": "MOSI-label.csv",
     "mosei_senti_data_noalign.pkl": "MOSEI-label.csv",
 }
-LABEL_TOLERANCE = 1e-4
+CSV_LABEL_AGREEMENT = 1e-4
+"""Largest |CSV label - pickle label| not reported; larger differences are noted (the pickle's label is kept)."""
 _CSV_COLUMNS = ("video_id", "clip_id", "text", "label")
 
 
@@ -68,7 +71,9 @@ def read(path: str | Path, label_csv: str | Path | None = None, match_by_positio
     data = load_pickle(pickle_path)
     notes: list[str] = []
     splits = {
-        split: _read_split(get_key(data, split, pickle_path, "top level"), split, pickle_path, csv_path, rows, match_by_position, notes)
+        split: _read_split(
+            get_key(data, split, pickle_path, "top level"), split, pickle_path, csv_path, rows, match_by_position, notes
+        )
         for split in SPLITS
     }
     return MSADataset(splits=splits, source=str(pickle_path), format="mult", notes=notes)
@@ -83,7 +88,10 @@ def _find_label_csv(pickle_path: Path) -> Path:
     if paired is None and len(present) == 1:
         return present[0]
     wanted = paired or " or ".join(sorted(set(PICKLE_TO_CSV.values())))
-    raise DataError(pickle_path, f"no label CSV ({wanted}) next to the pickle; pass label_csv=<path to the CSV with the transcripts>")
+    raise DataError(
+        pickle_path,
+        f"no label CSV ({wanted}) next to the pickle; pass label_csv=<path to the CSV with the transcripts>",
+    )
 
 
 def read_label_csv(path: Path) -> list[LabelRow]:
@@ -121,7 +129,7 @@ def _pickle_ids(part: dict, rows: int, path: Path, split: str) -> list[str] | No
     """The ids in the first column of `part["id"]`, or None if there is no id array or it holds no text."""
     if part.get("id") is None:
         return None
-    ids = np.asarray(part["id"])
+    ids = as_array(part["id"], path, f"{split}.id")
     if ids.ndim not in (1, 2) or ids.shape[0] != rows:
         raise DataError(path, f"{split}.id: expected shape ({rows},) or ({rows}, k), found {ids.shape}")
     first = ids if ids.ndim == 1 else ids[:, 0]
@@ -149,13 +157,23 @@ def _match_rows(
         missing = ids[found.index(False)]
         raise DataError(csv_path, f"{split}: id {missing!r} from {pickle_path.name} has no transcript in this CSV")
     if not match_by_position:
-        problem = "has no usable id array (absent, or not text)" if ids is None else f"ids (e.g. {ids[0]!r}) name no row of {csv_path}"
-        raise DataError(pickle_path, f"{split}: {problem}; pass match_by_position=True to pair samples with CSV rows by order within each split")
+        problem = (
+            "has no usable id array (absent, or not text)"
+            if ids is None
+            else f"ids (e.g. {ids[0]!r}) name no row of {csv_path}"
+        )
+        raise DataError(
+            pickle_path,
+            f"{split}: {problem}; pass match_by_position=True to pair samples with CSV rows by order within each split",
+        )
     if any(row.mode is None for row in rows):
         raise DataError(csv_path, "match_by_position needs a 'mode' column (train/valid/dev/test)")
     in_split = [row for row in rows if row.mode == split]
     if len(in_split) != n:
-        raise DataError(csv_path, f"{split}: {len(in_split)} rows with this mode but the pickle has {n} samples; cannot match by position")
+        raise DataError(
+            csv_path,
+            f"{split}: {len(in_split)} rows with this mode but the pickle has {n} samples; cannot match by position",
+        )
     notes.append(f"{split}: matched {n} samples to CSV rows by position (pickle ids absent or unusable)")
     return in_split
 
@@ -185,14 +203,16 @@ def _read_split(
     )
 
 
-def _warn_label_differences(matched: list[LabelRow], labels: np.ndarray, split: str, csv_path: Path, notes: list[str]) -> None:
+def _warn_label_differences(
+    matched: list[LabelRow], labels: np.ndarray, split: str, csv_path: Path, notes: list[str]
+) -> None:
     """Log (and note) CSV labels that differ from the pickle's; the pickle's labels are kept."""
     csv_labels = np.array([row.label for row in matched], dtype=np.float64)
-    differs = np.flatnonzero(~(np.abs(csv_labels - labels) <= LABEL_TOLERANCE))
+    differs = np.flatnonzero(~(np.abs(csv_labels - labels) <= CSV_LABEL_AGREEMENT))
     if differs.size:
         first = int(differs[0])
         message = (
-            f"{split}: {differs.size} CSV labels differ from the pickle's by more than {LABEL_TOLERANCE} "
+            f"{split}: {differs.size} CSV labels differ from the pickle's by more than {CSV_LABEL_AGREEMENT} "
             f"(first: {matched[first].id!r}, CSV {csv_labels[first]:g} vs pickle {labels[first]:g}); "
             f"using the pickle's labels ({csv_path.name})"
         )

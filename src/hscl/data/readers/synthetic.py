@@ -13,16 +13,17 @@ A `misleading_fraction` of samples has text that is neutral or says the opposite
 (sarcasm); only audio and visual carry their sentiment, so text alone cannot solve the task.
 Generation is deterministic per seed and each split has its own random stream.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 
+from hscl.config.data import SyntheticConfig
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
-from hscl.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -32,19 +33,49 @@ LABEL_STD = 1.6
 MEAN_ABS_LABEL = 1.25
 
 POSITIVE_ADJECTIVES = {
-    "good": 1.0, "nice": 1.0, "fun": 1.2, "solid": 1.2, "enjoyable": 1.5, "funny": 1.5, "great": 2.0,
-    "beautiful": 2.0, "brilliant": 2.5, "amazing": 2.5, "fantastic": 2.5, "wonderful": 2.5,
-    "perfect": 3.0, "masterful": 3.0,
+    "good": 1.0,
+    "nice": 1.0,
+    "fun": 1.2,
+    "solid": 1.2,
+    "enjoyable": 1.5,
+    "funny": 1.5,
+    "great": 2.0,
+    "beautiful": 2.0,
+    "brilliant": 2.5,
+    "amazing": 2.5,
+    "fantastic": 2.5,
+    "wonderful": 2.5,
+    "perfect": 3.0,
+    "masterful": 3.0,
 }
 NEGATIVE_ADJECTIVES = {
-    "slow": -0.8, "bad": -1.0, "weak": -1.0, "silly": -1.2, "boring": -1.5, "dull": -1.5,
-    "disappointing": -2.0, "stupid": -2.0, "pointless": -2.0, "awful": -2.5, "terrible": -2.5,
-    "horrible": -2.5, "unbearable": -3.0, "atrocious": -3.0,
+    "slow": -0.8,
+    "bad": -1.0,
+    "weak": -1.0,
+    "silly": -1.2,
+    "boring": -1.5,
+    "dull": -1.5,
+    "disappointing": -2.0,
+    "stupid": -2.0,
+    "pointless": -2.0,
+    "awful": -2.5,
+    "terrible": -2.5,
+    "horrible": -2.5,
+    "unbearable": -3.0,
+    "atrocious": -3.0,
 }
 NEUTRAL_ADJECTIVES = {"okay": 0.0, "alright": 0.0, "fine": 0.0, "average": 0.0, "long": 0.0}
 INTENSIFIERS = {
-    "": 1.0, "very": 1.3, "really": 1.25, "so": 1.3, "extremely": 1.5, "incredibly": 1.5,
-    "pretty": 0.8, "kind of": 0.6, "somewhat": 0.6, "a bit": 0.6,
+    "": 1.0,
+    "very": 1.3,
+    "really": 1.25,
+    "so": 1.3,
+    "extremely": 1.5,
+    "incredibly": 1.5,
+    "pretty": 0.8,
+    "kind of": 0.6,
+    "somewhat": 0.6,
+    "a bit": 0.6,
 }
 NEGATED_INTENSIFIERS = {"": 1.0, "very": 1.3, "really": 1.25, "that": 1.2}
 NEGATIONS = ("not", "never")
@@ -52,57 +83,65 @@ SARCASTIC_SHARE = 0.35  # of misleading samples; the rest have neutral words onl
 SARCASM_FACTOR = -0.7  # sarcasm: milder words of the opposite polarity
 NEGATION_FACTOR = -0.5  # "not great" is mildly negative, "not bad" mildly positive
 VERBS = {
-    "loved": 2.5, "adored": 2.8, "liked": 1.5, "enjoyed": 1.5, "appreciated": 1.2,
-    "hated": -2.5, "despised": -2.8, "disliked": -1.5, "regretted watching": -2.0,
-    "did not like": -1.2, "did not enjoy": -1.2, "did not hate": 0.6,
+    "loved": 2.5,
+    "adored": 2.8,
+    "liked": 1.5,
+    "enjoyed": 1.5,
+    "appreciated": 1.2,
+    "hated": -2.5,
+    "despised": -2.8,
+    "disliked": -1.5,
+    "regretted watching": -2.0,
+    "did not like": -1.2,
+    "did not enjoy": -1.2,
+    "did not hate": 0.6,
 }
 TOPICS = (
-    "movie", "film", "plot", "acting", "ending", "soundtrack", "script", "story", "dialogue",
-    "cinematography", "pacing", "humor", "cast", "director", "sequel", "lead actress", "villain",
+    "movie",
+    "film",
+    "plot",
+    "acting",
+    "ending",
+    "soundtrack",
+    "script",
+    "story",
+    "dialogue",
+    "cinematography",
+    "pacing",
+    "humor",
+    "cast",
+    "director",
+    "sequel",
+    "lead actress",
+    "villain",
 )
 FILLERS = ("um", "uh", "well", "so", "i mean", "honestly", "you know", "basically", "i think", "like", "anyway")
 NEUTRAL_REMARKS = (
-    "i saw the {topic} last weekend", "i watched it with my brother", "it came out last year",
-    "the {topic} is about a family that moves to a new city", "it runs about two hours",
-    "there is a scene in the middle with a car chase", "i went to the theater on a tuesday",
-    "the {topic} is based on a book", "we talked about the {topic} afterwards", "it is rated pg thirteen",
-    "the {topic} was filmed in canada", "i had popcorn", "the trailer came out in march",
+    "i saw the {topic} last weekend",
+    "i watched it with my brother",
+    "it came out last year",
+    "the {topic} is about a family that moves to a new city",
+    "it runs about two hours",
+    "there is a scene in the middle with a car chase",
+    "i went to the theater on a tuesday",
+    "the {topic} is based on a book",
+    "we talked about the {topic} afterwards",
+    "it is rated pg thirteen",
+    "the {topic} was filmed in canada",
+    "i had popcorn",
+    "the trailer came out in march",
 )
-ADJECTIVE_FRAMES = ("the {topic} was {phrase}", "it was {phrase}", "i thought the {topic} was {phrase}", "the {topic} is {phrase}")
+ADJECTIVE_FRAMES = (
+    "the {topic} was {phrase}",
+    "it was {phrase}",
+    "i thought the {topic} was {phrase}",
+    "the {topic} is {phrase}",
+)
 NEGATED_FRAMES = ("the {topic} was {phrase}", "it was {phrase}", "the {topic} is {phrase}")
 VERB_FRAMES = ("i {verb} the {topic}", "i {verb} it", "honestly i {verb} the {topic}")
 CLAUSE_KINDS = {"plain": 0.6, "negated": 0.15, "verb": 0.25}  # kind -> how often a clause has it
 CLAUSE_SPREAD = 0.35  # std of a clause's sentiment around the sentiment it was chosen for
 JOINERS = ("and", "and", "and", "", "", "also")
-
-
-@dataclass
-class SyntheticConfig:
-    """Sizes, feature shapes and difficulty of the synthetic dataset."""
-
-    seed: int = 0
-    n_train: int = 1284
-    n_valid: int = 229
-    n_test: int = 686
-    audio_dim: int = 5
-    visual_dim: int = 20
-    max_audio_len: int = 50
-    max_visual_len: int = 50
-    misleading_fraction: float = 0.3
-    noise: float = 1.0  # scale of audio/visual noise (per-sample offsets and frame noise)
-    text_noise: float = 0.4  # std of the sentiment the words express around the label
-    informative_fraction: float = 0.6  # share of audio/visual frames that carry the signal
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_valid", "n_test", "audio_dim", "visual_dim", "max_audio_len", "max_visual_len"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"synthetic {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("misleading_fraction", "informative_fraction"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ConfigError(f"synthetic {name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("noise", "text_noise"):
-            if float(getattr(self, name)) < 0.0:
-                raise ConfigError(f"synthetic {name} must be non-negative, got {getattr(self, name)}")
 
 
 @dataclass
@@ -123,11 +162,7 @@ class ModalitySignal:
 
 def read(**options: object) -> MSADataset:
     """Generate the dataset from `SyntheticConfig(**options)`."""
-    try:
-        config = SyntheticConfig(**options)  # type: ignore[arg-type]
-    except TypeError as error:
-        raise ConfigError(f"synthetic: {error}") from error
-    return generate(config)
+    return generate(SyntheticConfig.from_values(options, "data.options of format 'synthetic'"))
 
 
 def generate(config: SyntheticConfig) -> MSADataset:
@@ -142,7 +177,7 @@ def generate(config: SyntheticConfig) -> MSADataset:
         split: _generate_split(np.random.default_rng(seed), split, sizes[split], config, phrases, audio, visual)
         for split, seed in zip(SPLITS, seeds)
     }
-    settings = ", ".join(f"{key}={value}" for key, value in asdict(config).items())
+    settings = ", ".join(f"{key}={value}" for key, value in config.to_dict().items())
     notes = [f"synthetic data ({settings}); not real sentiment data"]
     return MSADataset(splits=splits, source=f"synthetic(seed={config.seed})", format="synthetic", notes=notes)
 
@@ -164,7 +199,10 @@ def _generate_split(
 ) -> SplitData:
     labels = round_to_grid(rng.normal(0.0, LABEL_STD, size=n))
     misleading = rng.random(n) < config.misleading_fraction
-    texts = [_utterance(rng, float(label), bool(mislead), config.text_noise, phrases) for label, mislead in zip(labels, misleading)]
+    texts = [
+        _utterance(rng, float(label), bool(mislead), config.text_noise, phrases)
+        for label, mislead in zip(labels, misleading)
+    ]
     return SplitData(
         ids=[f"synth_{split}_{i}" for i in range(n)],
         texts=texts,
@@ -174,7 +212,9 @@ def _generate_split(
     )
 
 
-def _modality_signal(rng: np.random.Generator, dim: int, valence_weight: float, arousal_weight: float) -> ModalitySignal:
+def _modality_signal(
+    rng: np.random.Generator, dim: int, valence_weight: float, arousal_weight: float
+) -> ModalitySignal:
     """Random valence and arousal directions, orthogonal when `dim` allows."""
     if dim >= 2:
         basis, _ = np.linalg.qr(rng.standard_normal((dim, 2)))
@@ -194,7 +234,9 @@ def _sequences(
     clean = target[:, None] * signal.valence + (np.abs(target)[:, None] - MEAN_ABS_LABEL) * signal.arousal
     informative = rng.random((n, max_len)) < config.informative_fraction
     offsets = 0.5 * config.noise * rng.standard_normal((n, 1, dim))
-    frames = informative[:, :, None] * clean[:, None, :] + offsets + config.noise * rng.standard_normal((n, max_len, dim))
+    frames = (
+        informative[:, :, None] * clean[:, None, :] + offsets + config.noise * rng.standard_normal((n, max_len, dim))
+    )
     frames[np.arange(max_len)[None, :] >= lengths[:, None]] = 0.0
     return Sequences(frames.astype(np.float32), lengths)
 
@@ -208,7 +250,9 @@ def _utterance(
     else:
         expressed = SARCASM_FACTOR * label if misleading else label
         n_clauses = 1 if rng.random() < 0.6 else 2
-        clauses = [_sentiment_clause(rng, expressed + text_noise * rng.standard_normal(), phrases) for _ in range(n_clauses)]
+        clauses = [
+            _sentiment_clause(rng, expressed + text_noise * rng.standard_normal(), phrases) for _ in range(n_clauses)
+        ]
         if rng.random() < 0.3:
             clauses.insert(int(rng.integers(0, len(clauses) + 1)), _neutral_remark(rng))
     if rng.random() < 0.5:

@@ -9,6 +9,7 @@ Layout (as in `shared/data/mosi` and `shared/data/mosei-text`)::
 Each utterance becomes a length-1 sequence. When the chosen split column has no `valid` rows, a
 validation set is carved out of train by video id, so that model selection never touches test rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,7 +73,9 @@ def read(
     csv_path = folder / SEGMENTS_FILE
     segments = read_segments(csv_path, split_column, text_column)
     files = {"audio": audio_file, "visual": visual_file}
-    features = {name: None if file is None else read_vectors(folder / file, len(segments.ids)) for name, file in files.items()}
+    features = {
+        name: None if file is None else read_vectors(folder / file, len(segments.ids)) for name, file in files.items()
+    }
     rows = _split_rows(csv_path, segments, split_column, valid_fraction, valid_seed, notes)
     notes.extend(
         f"{name}: {files[name]}, one {matrix.shape[1]}-dim vector per utterance (sequences of length 1, "
@@ -81,7 +84,8 @@ def read(
         if matrix is not None
     )
     splits = {split: _make_split(segments, features, index) for split, index in rows.items()}
-    return MSADataset(splits=splits, source=str(folder), format="utterance", notes=notes)
+    feature_files = {name: str(folder / file) for name, file in files.items() if file is not None}
+    return MSADataset(splits=splits, source=str(folder), format="utterance", notes=notes, feature_files=feature_files)
 
 
 def read_segments(csv_path: Path, split_column: str, text_column: str) -> Segments:
@@ -108,7 +112,9 @@ def read_segments(csv_path: Path, split_column: str, text_column: str) -> Segmen
             raise DataError(csv_path, f"{where}: {len(header)} columns expected, the row has a different count")
         labels[row] = _parse_label(csv_path, where, record["label"])
         if record[split_column] not in SPLITS:
-            raise DataError(csv_path, f"{where}: column {split_column!r} has {record[split_column]!r}; expected one of {SPLITS}")
+            raise DataError(
+                csv_path, f"{where}: column {split_column!r} has {record[split_column]!r}; expected one of {SPLITS}"
+            )
     return Segments(
         ids=[record["id"] for record in records],
         video_ids=[record["video_id"] for record in records] if "video_id" in header else None,
@@ -199,7 +205,9 @@ def _split_rows(
     if len(rows["valid"]) > 0:
         return rows
     if segments.video_ids is None:
-        raise DataError(csv_path, f"column {split_column!r} has no 'valid' rows and there is no 'video_id' column to carve them by")
+        raise DataError(
+            csv_path, f"column {split_column!r} has no 'valid' rows and there is no 'video_id' column to carve them by"
+        )
     train = rows["train"]
     train_videos = [segments.video_ids[i] for i in train]
     try:

@@ -1,0 +1,63 @@
+"""`hscl predict RUN --media ...`: extract new clips with exactly the settings of the run's training
+data, then predict them."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import tempfile
+from pathlib import Path
+
+from hscl.errors import ConfigError, HSCLError
+from hscl.extract.dataset import build_dataset
+from hscl.extract.inputs import find_media, plan_utterances
+from hscl.extract.records import check_versions, run_extraction_record
+from hscl.files import check_output_file, open_atomic
+
+
+def predict_media(
+    run_dir: str | Path,
+    media: list[str],
+    out_csv: str | Path,
+    text: str | None = None,
+    transcripts: list[str] | None = None,
+    segments: str | None = None,
+    jobs: int = 1,
+    device: str = "auto",
+    progress: bool = True,
+) -> int:
+    """Extract `media` as the run's training data was extracted, predict, and write `id, file, prediction` rows;
+    returns the row count."""
+    from hscl.extract.runner import run_extraction
+    from hscl.training.inference import Predictor
+
+    out = check_output_file(out_csv)
+    record = run_extraction_record(run_dir)
+    check_versions(record, run_dir)
+    files = find_media(media)
+    texts = None
+    if text is not None:
+        if len(files) != 1 or transcripts or segments:
+            raise ConfigError(
+                f"--text goes with exactly one media file and no --transcripts/--segments; found {len(files)} files"
+            )
+        texts = {files[0].stem: text}
+    plan = plan_utterances(files, Path(segments) if segments else None, [Path(t) for t in transcripts or []], texts)
+    predictor = Predictor.from_run(run_dir, device)
+    with tempfile.TemporaryDirectory(prefix="hscl-media-") as scratch:
+        result = run_extraction(plan, record.settings, Path(scratch), jobs=jobs, progress=progress)
+    for problem in result.problems:
+        print(
+            f"hscl: skipped {problem.file}{' ' + problem.id if problem.id else ''}: {problem.problem}", file=sys.stderr
+        )
+    if not result.features:
+        raise HSCLError(f"{', '.join(media)}: no utterance could be extracted (see the lines above)")
+    split = build_dataset(plan, result, record.settings, "media", labelled=False).splits["test"]
+    files_of = {u.id: file for file, utterances in plan.items() for u in utterances}
+    predictions = predictor.predict_split(split)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_atomic(out) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "file", "prediction"])
+        writer.writerows((uid, files_of[uid], f"{pred:.6f}") for uid, pred in zip(split.ids, predictions))
+    return len(split.ids)
