@@ -75,6 +75,9 @@ def test_suite_runs_resumes_and_writes_its_page(tiny_text_model_dir, tmp_path):
     assert again[1].selection_values == [s.valid["mae"] for s in selected]
     assert "valid (selection)" in text
     assert "`full` minus `text`" in text and "Runs trained on: " in text and "no GPU" in text
+    from hscl.provenance import code_version
+
+    assert f"Code version that trained the runs: {code_version()}." in text  # recorded per run, at training
     assert "at a time" not in text  # one run at a time: the summed wall time is the elapsed time
     assert collect_row(tmp_path, TINY_SUITE.rows[0], [2]).metrics == [
         layout.RunDir(run_key_dir(tmp_path, TINY_SUITE.rows[0], 2)).read_test_metrics()

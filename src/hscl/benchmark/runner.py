@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-import platform
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -21,6 +20,7 @@ from hscl.config import RunConfig, load_config
 from hscl.data.loading import load_data
 from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
+from hscl.provenance import code_version, machine_description
 from hscl.training.run_records import CompletionMark, RunDir
 from hscl.training.runtime import quiet_transformers
 from hscl.training.trainer import train
@@ -38,6 +38,7 @@ class RowResult:
     selection_values: list[float] = dataclasses.field(default_factory=list)  # valid selection metric, selected epoch
     machines: list[str] = dataclasses.field(default_factory=list)
     concurrent_runs: list[int] = dataclasses.field(default_factory=list)
+    code_versions: list[str] = dataclasses.field(default_factory=list)
 
 
 def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
@@ -63,7 +64,9 @@ def train_and_mark(
         _DATASETS[key] = load_data(config.data)
     started = time.perf_counter()
     train(config, run_dir, _DATASETS[key], overwrite=True)
-    mark = CompletionMark(round(time.perf_counter() - started, 1), machine_description(), concurrent_runs)
+    mark = CompletionMark(
+        round(time.perf_counter() - started, 1), machine_description(), concurrent_runs, code_version()
+    )
     run = RunDir(run_dir)
     run.write_completion(mark)
     run.drop_checkpoint()  # a finished run is never resumed
@@ -153,21 +156,5 @@ def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
         result.selection_values.append(selection.value)
         result.machines.append(mark.machine)
         result.concurrent_runs.append(mark.concurrent_runs)
+        result.code_versions.append(mark.code_version)
     return result
-
-
-def machine_description() -> str:
-    """CPU model, core count, GPU, Python and torch versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    )

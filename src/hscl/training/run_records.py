@@ -86,11 +86,13 @@ class Selection:
 
 @dataclass(frozen=True)
 class CompletionMark:
-    """What the suite runner records once a run has returned: its wall time, machine, and how many ran at once."""
+    """What the suite runner records once a run has returned: its wall time, machine, how many ran at once, and
+    the version of hscl's code that trained it."""
 
     seconds: float
     machine: str = "not recorded"
     concurrent_runs: int = 1
+    code_version: str = "not recorded"
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,10 @@ class RunDir:
         """The suite runner's completion mark."""
         data = _read_json(self.path / COMPLETION_FILE, "the suite has not finished this run")
         return CompletionMark(
-            float(data["seconds"]), str(data.get("machine", "not recorded")), int(data.get("concurrent_runs", 1))
+            float(data["seconds"]),
+            str(data.get("machine", "not recorded")),
+            int(data.get("concurrent_runs", 1)),
+            str(data.get("code_version", "not recorded")),
         )
 
     def is_complete(self) -> bool:
