@@ -421,3 +421,13 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert sum("training" in m for m in messages) == 2 and sum("kept" in m for m in messages) == 2
     assert RunDir(settings.out / "final" / "tuned" / "seed_2").read_config().train.lr_main == 0.0042
     assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_METRICS_FILE).stat().st_mtime_ns == base_test
+
+
+def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("params:\n  train.lr_main: {type: float, low: 1e-4, high: 1e-3, log: true}\n")
+    (param,) = read_space(path).params
+    assert (param.low, param.high) == (1e-4, 1e-3)  # YAML 1.2 floats, as in config files
+    path.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(ConfigError, match="not a text file"):
+        read_space(path)
