@@ -303,7 +303,6 @@ def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[
     initial = run.read_projections(PROJECTIONS_INITIAL)
     _check_same_test_set(initial, final, run_dir)
     selected = run.selected_epoch()
-    out.mkdir(parents=True, exist_ok=True)
     images = [
         plot_curves(epochs, selected, out / CURVES_PNG),
         plot_scatter(final, out / SCATTER_PNG),

@@ -75,7 +75,6 @@ def write_results_page(
 ) -> Path:
     """The Markdown results page of a suite."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     by_key = {r.row.key: r for r in results}
     total = sum(sum(r.wall_seconds) for r in results)
     machines = sorted({machine for r in results for machine in r.machines})

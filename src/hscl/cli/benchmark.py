@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out or f"runs/benchmark-{name}")
     results = run_suite(suite, out_dir, quick=args.quick, extra=args.set, jobs=args.jobs)
     page = Path(args.results or f"docs/results/{name}.md")
-    page.parent.mkdir(parents=True, exist_ok=True)
     dump_summary(results, out_dir / "summary.json")
     dump_summary(results, page.with_suffix(".json"))
     command = " ".join(

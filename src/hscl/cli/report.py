@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     for image in images:
         print(f"wrote {image}")
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, report_markdown(args.run_dir, images, target.parent))
         print(f"wrote {target}")
     return 0

@@ -55,7 +55,6 @@ def predict_media(
     split = build_dataset(plan, result, record.settings, "media", labelled=False).splits["test"]
     files_of = {u.id: file for file, utterances in plan.items() for u in utterances}
     predictions = predictor.predict_split(split)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "file", "prediction"])

@@ -140,7 +140,6 @@ def predict_run(
             dataset[name].ids, predictor.predict_split(dataset[name]), dataset[name].labels
         )
     ]
-    out.parent.mkdir(parents=True, exist_ok=True)
     with open_atomic(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "split", "prediction", "label"])

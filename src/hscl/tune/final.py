@@ -149,7 +149,6 @@ def verdict(comparison: dict[str, dict[str, float]], metric: str, seeds: int) ->
 
 def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowResult], page: Path, command: str) -> Path:
     """The results page of a study and its test-once comparison, with a .json of the same numbers beside it."""
-    page.parent.mkdir(parents=True, exist_ok=True)
     facts = study_facts(study, settings)
     images = page.parent / IMAGES_DIR / page.stem
     images.mkdir(parents=True, exist_ok=True)

@@ -88,7 +88,6 @@ def write_pictures(study: optuna.Study, folder: Path) -> list[Path]:
     import optuna
     from optuna.visualization import matplotlib as plots
 
-    folder.mkdir(parents=True, exist_ok=True)
     figures = {
         "history": lambda: plots.plot_optimization_history(study),
         "epochs": lambda: plots.plot_intermediate_values(study),
