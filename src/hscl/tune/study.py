@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hscl.config import load_config
 from hscl.errors import ConfigError, HSCLError
+from hscl.metric_names import LOWER_IS_BETTER
 from hscl.tune.space import SearchSpace, check_space, trial_config
 
 if TYPE_CHECKING:
@@ -159,13 +160,12 @@ def open_storage(settings: TuneSettings) -> optuna.storages.BaseStorage:
 
 def definition(settings: TuneSettings) -> dict[str, Any]:
     """What the study searches, as stored with it: workers and re-runs must agree on it."""
-    base = settings.base_config().to_dict()
+    config = settings.base_config()
+    base = config.to_dict()
     for key in RUNTIME_FIELDS:
         base["train"].pop(key, None)
     return json.loads(
-        json.dumps(
-            {"base": base, "space": settings.space.to_dict(), "metric": settings.base_config().train.select_metric}
-        )
+        json.dumps({"base": base, "space": settings.space.to_dict(), "metric": config.train.select_metric})
     )
 
 
@@ -177,8 +177,6 @@ def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     """
     import numpy as np
     import optuna
-
-    from hscl.training.trainer import LOWER_IS_BETTER
 
     storage = open_storage(settings)
     wanted = definition(settings)
@@ -210,11 +208,9 @@ def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
 
 
 def validation_only(dataset: MSADataset) -> MSADataset:
-    """`dataset` without its test split."""
-    from hscl.data.types import MSADataset
-
-    return MSADataset(
-        {name: split for name, split in dataset.splits.items() if name != "test"}, dataset.source, dataset.notes
+    """`dataset` without its test split (everything else about it kept)."""
+    return dataclasses.replace(
+        dataset, splits={name: split for name, split in dataset.splits.items() if name != "test"}
     )
 
 
