@@ -134,27 +134,8 @@ def read_space(name_or_path: str | Path) -> SearchSpace:
     return SearchSpace(params, source, str(values.get("description", "")))
 
 
-def _number(value: Any) -> Any:
-    """`value`, or the float a YAML 1.1 string such as '1e-4' or '1.0e40' spells (as config files read them)."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _param(where: str, path: str, spec: Any) -> Param:
     """One entry of a space file, checked for shape, types and bounds (not yet against the config)."""
-    if isinstance(spec, dict):
-        spec = {
-            key: [_number(c) for c in value]
-            if key == "choices" and isinstance(value, list)
-            else _number(value)
-            if key in ("low", "high", "step")
-            else value
-            for key, value in spec.items()
-        }
     if not isinstance(spec, dict) or spec.get("type") not in KINDS:
         raise ConfigError(f"{where}: expected a mapping with type one of {', '.join(KINDS)}; got {spec!r}")
     kind = spec["type"]
