@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 from hscl.extract.inputs import Utterance
 from hscl.extract.media import FileFeatures, UtteranceFeatures
 from hscl.extract.settings import ExtractSettings
+from hscl.files import open_atomic
 
 
 @dataclass
@@ -87,9 +87,8 @@ def extract_to_cache(
 
     try:
         features = extract_file(path, utterances, settings)
-    except (
-        Exception
-    ) as error:  # a broken file (or a library failing on it) is one report line, never the end of the batch
+    # a broken file (or a library failing on it) is one report line, never the end of the batch
+    except Exception as error:
         return path, f"{type(error).__name__}: {error}".replace("\n", " ")
     save_cached(target, features, key)
     return path, ""
@@ -118,9 +117,8 @@ def save_cached(target: Path, features: FileFeatures, key: str) -> None:
                 arrays[f"{name}{i}"] = getattr(item, name)
         stats[uid] = {k: v for k, v in asdict(item).items() if k not in ("audio", "visual")} | {"index": i}
     meta = {"key": key, "utterances": stats, "problems": features.problems}
-    partial = target.with_suffix(".partial.npz")
-    np.savez(partial, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(partial, target)
+    with open_atomic(target, binary=True) as handle:
+        np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def _cached(target: Path, key: str) -> bool:
