@@ -90,14 +90,11 @@ def run_audit(args: argparse.Namespace) -> int:
 
     from hscl.config import apply_overrides
     from hscl.data.audit import audit_dataset, format_report
-    from hscl.errors import DataError
+    from hscl.files import check_output_file, write_text
 
+    json_out = check_output_file(args.json) if args.json else None  # before the audit's work
     report = audit_dataset(args.path, args.format, **apply_overrides({}, args.option))
     print(format_report(report))
-    if args.json:
-        try:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                json.dump(report.to_dict(), handle, indent=2)
-        except OSError as error:
-            raise DataError(args.json, f"cannot write the JSON report: {error.strerror}") from error
+    if json_out is not None:
+        write_text(json_out, json.dumps(report.to_dict(), indent=2))
     return 1 if args.strict and report.flagged else 0

@@ -15,6 +15,7 @@ from hscl.errors import DataError
 from hscl.extract.inputs import Utterance
 from hscl.extract.runner import ExtractionResult
 from hscl.extract.settings import ExtractSettings, package_versions
+from hscl.files import open_atomic
 
 CACHE_DIR = "extract_cache"  # per-file features kept next to the dataset, so a re-run resumes
 REPORT_FILE = "extraction_report.csv"  # one row per file or utterance left out: file, id, problem
@@ -151,7 +152,7 @@ def is_labelled(ds: MSADataset) -> bool:
 
 def write_report(path: Path, result: ExtractionResult) -> None:
     """The extraction report: one CSV row (file, id, problem) per file or utterance left out."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with open_atomic(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "id", "problem"])
         writer.writerows((p.file, p.id, p.problem) for p in result.problems)
