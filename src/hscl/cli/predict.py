@@ -74,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
         )
     else:
+        from hscl.extract.records import check_same_extraction
         from hscl.training.inference import predict_run
 
+        check_same_extraction(args.run_dir, args.data)
         rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
     print(f"wrote {rows} predictions to {args.out}")
     return 0

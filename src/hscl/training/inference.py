@@ -14,7 +14,6 @@ from hscl.data.loading import load_data, load_dataset
 from hscl.data.readers import converted
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError, HSCLError
-from hscl.extract.records import check_same_extraction
 from hscl.files import check_output_file, open_atomic
 from hscl.model.hscl import HSCL, load_tokenizer
 from hscl.training.evaluation import evaluate_split, predict_split
@@ -119,13 +118,13 @@ def predict_run(
     """Write `id, split, prediction, label` rows of dataset `data` (None: the run's own) for `split` (or every
     non-empty split with 'all'); returns the row count. An unlabelled extracted set gets empty labels.
 
-    Everything is checked (the output location, the run, the data, its extraction settings and feature
-    sizes) before the CSV is written, atomically.
+    Everything is checked (the output location, the run, the data and its feature sizes) before the CSV
+    is written, atomically. (`hscl predict --data` first checks that data from `hscl extract` was extracted
+    like the run's: `hscl.extract.records.check_same_extraction`.)
     """
     out = check_output_file(out_csv)
     if data is not None:
         _check_not_input(out, data)
-        check_same_extraction(run_dir, data)
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)
