@@ -181,7 +181,7 @@ def test_config_files_fail_in_one_line_naming_the_file(tmp_path):
         (empty, "the file is empty"),
         (binary, "not a text file"),
         (listing, "expected a mapping"),
-        (folder, "not a file"),
+        (folder, "is a folder, not a config file"),
         (tmp_path / "none.yaml", "no such config file"),
     ):
         with pytest.raises(ConfigError) as caught:
