@@ -70,7 +70,7 @@ def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
     if not manifest.labelled and not allow_unlabelled:
         raise DataError(
             folder,
-            "has no labels (extracted from transcripts without a label column): it serves "
+            "has no labels (`hscl extract` was given no label for its utterances): it serves "
             "`hscl predict --data` only; add label and split columns to train or evaluate on it",
         )
     texts = _read_texts(folder / TEXTS_FILE, manifest.sizes)

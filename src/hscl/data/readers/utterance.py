@@ -166,6 +166,8 @@ def _parse_label(csv_path: Path, where: str, text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
+    if not text.strip():
+        raise DataError(csv_path, f"{where}: the label cell is empty; every row needs a label")
     if not math.isfinite(value):
         raise DataError(csv_path, f"{where}: column 'label' is {text!r}, not a finite number")
     return value
