@@ -117,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--final-seeds must be distinct; got {args.final_seeds}")
     if args.results and not args.final_seeds:
         raise ConfigError("--results names the page of --final-seeds; give --final-seeds too")
+    page = Path(args.results) if args.results else settings.out / "results.md"
+    if args.final_seeds:
+        from hscl.tune.final import check_page
+        from hscl.tune.study import validated
+
+        check_page(validated(settings), page)  # before the first trial, as every other output
     args.interrupt_hint = "; the study is kept, run the same command to carry it on"
     study = run_study(settings)
     outputs = write_outputs(study, settings)
@@ -136,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
     if args.final_seeds:
         from hscl.tune.final import run_final
 
-        page = Path(args.results) if args.results else settings.out / "results.md"
         run_final(study, settings, args.final_seeds, page, command_line(args))
         print(f"results page: {page}")
     return 0
