@@ -52,8 +52,18 @@ def open_atomic(path: PathLike, binary: bool = False) -> Iterator[IO]:
         with suppress(OSError):  # the clean-up must not hide the error (the folder may not even exist)
             tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise HSCLError(f"{path}: cannot be written ({err.strerror or err})") from err
+            raise HSCLError(f"{path}: cannot be written, {_why_not(path, err)}") from err
         raise
+
+
+def _why_not(path: Path, err: OSError) -> str:
+    """Why writing `path` failed, in words: a file where a folder should be, or the system's reason."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    return str(err.strerror or err)
 
 
 def write_text(path: PathLike, text: str) -> None:

@@ -97,7 +97,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not path.is_file():
         raise HSCLError(
             f"{path}: missing; nothing can be resumed (the run stopped before its first epoch ended); "
-            "start it again with `hscl train --config {path.parent / 'config.yaml'} --out {path.parent} "
+            f"start it again with `hscl train --config {path.parent / 'config.yaml'} --out {path.parent} "
             "--overwrite`"
         )
     try:
