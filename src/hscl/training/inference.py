@@ -89,7 +89,16 @@ def evaluate_run(
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)
-    encoded = encode_split(dataset[split], predictor.tokenizer, predictor.max_text_len)
+    part = dataset[split]
+    if not len(part) or not np.isfinite(part.labels).all():
+        present = ", ".join(name for name, data in dataset.splits.items() if len(data)) or "none"
+        why = "no samples" if not len(part) else "no labels"
+        raise DataError(
+            dataset.source or str(data),
+            f"split {split!r} has {why} (splits with samples: {present}); scoring needs labels: "
+            "`hscl predict --data` writes the predictions of a dataset without them",
+        )
+    encoded = encode_split(part, predictor.tokenizer, predictor.max_text_len)
     return evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
 
 
