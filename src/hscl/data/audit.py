@@ -462,8 +462,9 @@ def format_report(report: AuditReport) -> str:
         lines += [f"  FLAG {flag}" for flag in audit.flags] or ["  ok: nothing flagged"]
     flagged = [audit.name for audit in report.sources if audit.flags]
     lines += ["", f"flagged: {', '.join(flagged)}" if flagged else "flagged: nothing"]
-    if report.warnings:
-        lines.append(f"(small splits: {'; '.join(w.split(':')[0] for w in report.warnings)}; see the warnings above)")
+    small = [f"{split} {n}" for split, n in report.split_sizes.items() if n < SMALL_SPLIT]
+    if small:
+        lines.append(f"(splits under {SMALL_SPLIT} rows: {', '.join(small)}; these flags mean little)")
     return "\n".join(lines)
 
 
