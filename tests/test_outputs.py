@@ -381,3 +381,38 @@ def test_tune_checks_its_outputs_before_the_first_trial(tiny_text_model_dir, tmp
     ):
         refused([*base, *argv], capsys, words)
     assert not study.exists() and not journal.exists()
+
+
+def test_read_only_outputs_are_refused_before_any_work(tiny_text_model_dir, tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("work started before the output was checked")
+
+    monkeypatch.setattr("hscl.benchmark.runner.run_suite", never)
+    monkeypatch.setattr("hscl.extract.pipeline.run_extraction", never)
+    space = tmp_path / "space.yaml"
+    space.write_text("params:\n  loss.w1: {type: float, low: 1.0e-3, high: 0.3, log: true}\n")
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "t.csv").write_text("id,text\na,hello\n")
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    real_access = os.access
+    monkeypatch.setattr("hscl.files.os.access", lambda path, mode: Path(path) != readonly and real_access(path, mode))
+    tune = ["tune", "--preset", "demo", "--set", f"model.text_model={tiny_text_model_dir}", "--set"]
+    tune += ["model.fusion_heads=4", "--space", str(space), "--trials", "1"]
+    for argv in (
+        [*tune, "--out", str(readonly / "study")],
+        [*tune, "--out", str(tmp_path / "study"), "--final-seeds", "1", "--results", str(readonly / "p.md")],
+        ["extract", str(tmp_path / "a.mp4"), "--transcripts", str(tmp_path / "t.csv"), "--out", str(readonly / "o")],
+        ["benchmark", "--suite", "demo", "--out", str(tmp_path / "suite"), "--results", str(readonly / "demo.md")],
+        ["report", str(tmp_path), "--markdown", str(readonly / "r.md")],
+        ["config", "schema", "--out", str(readonly / "schema.json")],
+    ):
+        refused(argv, capsys, "read-only")
+    assert not any(readonly.iterdir()) and not (tmp_path / "study").exists()
+
+
+def test_a_folder_where_a_dataset_file_is_expected_is_called_a_folder(dataset, tmp_path, capsys):
+    data = Path(shutil.copytree(dataset, tmp_path / "data"))
+    (data / "texts.csv").unlink()
+    (data / "texts.csv").mkdir()
+    refused(["data", "inspect", str(data)], capsys, "texts.csv: is a folder, not a file")

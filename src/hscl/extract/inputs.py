@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hscl.errors import DataError
+from hscl.files import file_problem
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
     [
@@ -231,8 +232,8 @@ def _check_labels(plan: dict[Path, list[Utterance]], source: Path | None) -> Non
 
 def _csv_rows(path: Path, required: tuple[str, ...]):
     """(line number, row dict) of a UTF-8 CSV whose header holds `required`; every cell stripped (empty ones "")."""
-    if not path.is_file():
-        raise DataError(path, "no such file")
+    if problem := file_problem(path):
+        raise DataError(path, problem)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
