@@ -432,3 +432,19 @@ def test_override_errors_name_the_flag_they_came_from(capsys):
     assert "--option 'foo': expected KEY=VALUE" in err and "--set" not in err
     assert main(["config", "show", "--set", "foo"]) == 2
     assert "--set 'foo': expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_saved_config_never_holds_an_alias_even_when_values_are_shared(tmp_path):
+    import yaml
+
+    from hscl.config import config_yaml
+    from hscl.config.files import _Dumper, parse_yaml
+
+    shared = {"seed": 0}
+    text = yaml.dump({"data": {"options": shared}, "copy": {"options": shared}}, Dumper=_Dumper)
+    assert "&" not in text and "*" not in text and parse_yaml(text)["copy"] == {"options": {"seed": 0}}
+    assert "&" in yaml.safe_dump({"a": shared, "b": shared})  # what the plain dumper would have written
+    config = load_config(preset="demo")
+    path = tmp_path / "c.yaml"
+    path.write_text(config_yaml(config))
+    assert load_config(path=path) == config

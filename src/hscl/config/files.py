@@ -182,9 +182,16 @@ def load_config(
         raise
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML's safe dumper, writing every value out: never an anchor and alias, which `parse_yaml` refuses."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def config_yaml(config: RunConfig) -> str:
     """The config as YAML, every field written out (what `hscl train --config` reads back to an equal config)."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    return yaml.dump(config.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def save_config(config: RunConfig, path: str | Path) -> None:
