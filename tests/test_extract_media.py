@@ -349,6 +349,9 @@ def test_predict_media_never_writes_over_its_clip_and_evaluate_checks_the_extrac
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{clip}: is {clip}, an input of this command" in err
     assert clip.read_bytes() == before
+    assert main(["predict", str(run), "--media", str(clip), "--out", str(tmp_path / "p.csv")]) == 2  # no text
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no transcript for id 'clip6'" in err and 'give it with --text "..."' in err
     other = tmp_path / "other"
     shutil.copytree(extracted, other, ignore=shutil.ignore_patterns("extract_cache"))
     manifest = json.loads((other / "hscl_dataset.json").read_text())

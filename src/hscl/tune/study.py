@@ -19,6 +19,7 @@ import os
 import platform
 import shutil
 import signal
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -469,12 +470,16 @@ def _run_workers(settings: TuneSettings, log: Callable[[str], None] = print) -> 
         context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
         for index in range(settings.jobs)
     ]
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # children start deaf to Ctrl-C until `_worker` runs:
-    try:  # an interrupt during their start-up would print an import traceback
+    # children start deaf to Ctrl-C until `_worker` runs (an interrupt during their start-up would print an import
+    # traceback); signal handlers can only be set from the main thread
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
         for process in workers:
             process.start()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     try:
         running = list(workers)
         while running:
