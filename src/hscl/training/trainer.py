@@ -201,6 +201,7 @@ class Trainer:
             if score_test or name != "test"
         }
         self.state = TrainingState()
+        self.checkpointed = 0  # the epoch of the last checkpoint written (or resumed from); 0: none yet
         self._check_batch_size()
 
     def _check_batch_size(self) -> None:
@@ -278,10 +279,10 @@ class Trainer:
     def _kept(self) -> str:
         """What a stopped run leaves behind, in words: its last checkpoint and selected model, if any."""
         state = self.state
-        if state.epoch == 0:
-            return "before its first epoch ended: no checkpoint or model was saved, nothing can be resumed"
+        if self.checkpointed == 0:
+            return "before its first checkpoint: no checkpoint or model was saved, nothing can be resumed"
         return (
-            f"the checkpoint of epoch {state.epoch} is kept"
+            f"the checkpoint of epoch {self.checkpointed} is kept"
             + (f" and the model selected at epoch {state.best_epoch}" if state.best_epoch else ", no model selected")
             + "; nothing non-finite was saved"
         )
@@ -427,6 +428,7 @@ class Trainer:
             )
         restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
         self.state = state = checkpoint.state
+        self.checkpointed = state.epoch
         if self.ctx.is_main:
             self.run_dir.keep_epochs(state.epoch)
             selected = self.run_dir.selected_epoch()
@@ -458,6 +460,7 @@ class Trainer:
                     self._resumable_config(),
                 ),
             )
+        self.checkpointed = self.state.epoch
 
     def _resumable_config(self) -> dict:
         """The config as a checkpoint records it: all but how the run runs (what `resume` may change)."""
