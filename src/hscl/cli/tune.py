@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         required=True,
         metavar="N",
-        help="trials the study holds when done, whatever their state (all workers together)",
+        help="trials the study holds when done, whatever their state (all workers together; a trial lost with "
+        "its worker and run again counts once)",
     )
     parser.add_argument("--out", required=True, metavar="STUDY_DIR", help="the study directory")
     parser.add_argument(
@@ -69,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=60,
         metavar="S",
-        help="seconds between a running trial's heartbeats; a trial silent for two is marked failed",
+        help="seconds between a running trial's heartbeats; a trial silent for two is marked failed and run "
+        "again (at once when its process is gone from this machine)",
     )
     parser.add_argument(
         "--final-seeds",
