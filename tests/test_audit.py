@@ -259,3 +259,38 @@ def test_pooled_modality_of_a_converted_dataset_constant_visual_is_flagged(tmp_p
     flags = {audit.name: audit.flags for audit in report.sources}
     assert report.format == "converted" and flags["audio"] == []
     assert flags["visual"] == ["constant: no column varies over the train rows, so nothing can be learnt from it"]
+
+
+def test_an_mmsa_pickle_whose_train_transcripts_all_read_alike_is_audited_not_a_traceback(tmp_path, capsys):
+    from pickle_fixtures import AUDIO_DIM, VISUAL_DIM, Utterance, write_mmsa
+
+    rng = np.random.default_rng(0)
+    splits = {
+        split: [
+            Utterance(
+                f"{split[:2]}{i // 2}",
+                str(i % 2 + 1),
+                "good movie good plot",  # one bag of words for every transcript
+                float(np.float32(rng.integers(-15, 16) / 5)),
+                rng.standard_normal((4, AUDIO_DIM)).astype(np.float32),
+                rng.standard_normal((3, VISUAL_DIM)).astype(np.float32),
+            )
+            for i in range(size)
+        ]
+        for split, size in (("train", 24), ("valid", 8), ("test", 8))
+    }
+    folder = tmp_path / "mmsa"
+    folder.mkdir()
+    write_mmsa(folder, splits)
+    assert main(["data", "audit", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"== {TEXT_SOURCE}" in out and "FLAG constant: every train transcript gives the same bag of words" in out
+    for split, size in (("train", 24), ("valid", 8), ("test", 8)):
+        assert f"WARNING {split} has {size} rows, fewer than 30: its probe scores and the flags" in out
+    assert out.rstrip().endswith("(splits under 30 rows: train 24, valid 8, test 8; these flags mean little)")
+
+
+def test_a_large_enough_audit_carries_no_small_split_warning():
+    report = audit_dataset(None, "synthetic", n_train=60, n_valid=30, n_test=30)
+    assert report.warnings == [] and report.to_dict()["warnings"] == []
+    assert audit_dataset(None, "synthetic", n_train=60, n_valid=29, n_test=30).warnings[0].startswith("valid has 29")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hscl.config import (
@@ -181,7 +183,7 @@ def test_config_files_fail_in_one_line_naming_the_file(tmp_path):
         (empty, "the file is empty"),
         (binary, "not a text file"),
         (listing, "expected a mapping"),
-        (folder, "not a file"),
+        (folder, "is a folder, not a config file"),
         (tmp_path / "none.yaml", "no such config file"),
     ):
         with pytest.raises(ConfigError) as caught:
@@ -347,3 +349,102 @@ def test_format_help_lists_every_format():
     from hscl.config import DATA_FORMATS
 
     assert all(name in FORMAT_HELP for name in DATA_FORMATS)
+
+
+# --- what a hostile config or space file tries: expansion, size, repeated keys ------------------------------------
+
+ALIAS_BOMB = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefg", "bcdefgh")]
+)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (ALIAS_BOMB + "\ndescription: *h\n", "alias *a is not allowed"),
+        ("data:\n  options: &o {seed: 1}\n" + "train: {seed: *o}\n", "alias *o is not allowed"),
+        ("base: &b {epochs: 1}\ntrain:\n  <<: *b\n", "alias *b is not allowed"),
+        ("train:\n  epochs: 1\n  epochs: 3\n", "key 'epochs' is given twice (lines 2 and 3)"),
+        ("train: {epochs: 1}\ntrain: {epochs: 3}\n", "key 'train' is given twice (lines 1 and 2)"),
+        ("data:\n  options: {n_train: 10, n_train: 20}\n", "key 'n_train' is given twice"),
+        ("[" * 100_000, "invalid YAML"),
+    ],
+)
+def test_yaml_that_expands_or_repeats_a_key_is_refused_in_one_line(tmp_path, text, words):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path=path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and words in message and "\n" not in message, message
+
+
+def test_an_oversized_config_or_space_file_is_refused_unread(tmp_path):
+    from hscl.config.files import MAX_YAML_BYTES
+    from hscl.tune.space import read_space
+
+    for name, read in (("c.yaml", lambda p: load_config(path=p)), ("s.yaml", read_space)):
+        path = tmp_path / name
+        with path.open("wb") as handle:  # 50 MB, sparse: no time spent writing it
+            handle.write(b"junk:\n- 1\n")
+            handle.truncate(50_000_000)
+        with pytest.raises(ConfigError, match=f"{path}: 50,000,000 bytes; a .* may hold at most {MAX_YAML_BYTES:,}"):
+            read(path)
+
+
+def test_space_files_refuse_aliases_and_repeated_keys(tmp_path):
+    from hscl.tune.space import read_space
+
+    path = tmp_path / "space.yaml"
+    for text, words in (
+        ("x: &x {type: float, low: 0.1, high: 1}\nparams:\n  loss.w1: *x\n", "alias *x"),
+        (
+            "params:\n  loss.w1: {type: float, low: 0.1, high: 1}\n  loss.w1: {type: float, low: 0.2, high: 1}\n",
+            "twice",
+        ),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            read_space(path)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ConfigError, match="is a folder, not a search-space file"):
+        read_space(path)
+
+
+def test_an_options_error_from_a_preset_says_where_the_options_came_from():
+    with pytest.raises(ConfigError) as caught:
+        load_config(preset="demo", overrides=["data.format=converted", "data.path=features"])
+    message = str(caught.value)
+    assert "came from preset demo" in message and "--set 'data.options={}' clears them" in message
+    load_config(preset="demo", overrides=["data.format=converted", "data.path=features", "data.options={}"])
+    with pytest.raises(ConfigError) as caught:  # options the user gave are the user's: no word about the preset
+        load_config(preset="demo", overrides=["data.format=converted", "data.path=f", "data.options={n: 1}"])
+    assert "came from preset" not in str(caught.value)
+
+
+def test_override_errors_name_the_flag_they_came_from(capsys):
+    from hscl.cli import main
+
+    assert main(["data", "audit", "--format", "synthetic", "--option", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "--option 'foo': expected KEY=VALUE" in err and "--set" not in err
+    assert main(["config", "show", "--set", "foo"]) == 2
+    assert "--set 'foo': expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_saved_config_never_holds_an_alias_even_when_values_are_shared(tmp_path):
+    import yaml
+
+    from hscl.config import config_yaml
+    from hscl.config.files import _Dumper, parse_yaml
+
+    shared = {"seed": 0}
+    text = yaml.dump({"data": {"options": shared}, "copy": {"options": shared}}, Dumper=_Dumper)
+    assert "&" not in text and "*" not in text and parse_yaml(text)["copy"] == {"options": {"seed": 0}}
+    assert "&" in yaml.safe_dump({"a": shared, "b": shared})  # what the plain dumper would have written
+    config = load_config(preset="demo")
+    path = tmp_path / "c.yaml"
+    path.write_text(config_yaml(config))
+    assert load_config(path=path) == config

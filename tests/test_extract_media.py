@@ -252,7 +252,10 @@ def test_cli_refuses_bad_inputs_before_work(media, tmp_path, capsys):
         (["extract", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o")], "no such file"),
         (["extract", clip, "--out", str(tmp_path / "o"), "--fps", "0"], "fps 0.0"),
         (["extract", clip, "--out", str(tmp_path / "o"), "--jobs", "0"], "--jobs 0"),
-        (["extract", clip, "--out", str(tmp_path / "o"), "--transcripts", str(media / "labels.csv")], "would be empty"),
+        (
+            ["extract", clip, "--out", str(tmp_path / "o"), "--transcripts", str(media / "labels.csv")],
+            "the split column gives train 1, valid 0, test 0; valid and test need(s) at least 2",
+        ),
         (["predict", str(tmp_path), "--media", clip, "--text", "x", "--out", str(tmp_path / "p.csv")], "config.yaml"),
         (
             ["predict", str(tmp_path), "--data", str(tmp_path), "--text", "x", "--out", str(tmp_path / "p.csv")],
@@ -279,9 +282,11 @@ def test_video_is_thinned_to_the_sampling_rate(tmp_path):
 
 def test_segments_cut_one_file_into_utterances(media, tmp_path):
     segments = tmp_path / "segments.csv"
-    segments.write_text("id,file,start,end\nfirst,clip1.mp4,0,0.5\nsecond,clip1,0.5,1.0\nlate,clip1.mp4,5,6\n")
+    segments.write_text(
+        "id,file,start,end\nfirst,clip1.mp4,0,0.5\nsecond,clip1,0.5,1.0\nlate,clip1.mp4,5,6\nlong,clip1,0.5,3.0\n"
+    )
     transcripts = tmp_path / "t.csv"
-    transcripts.write_text("id,text\nfirst,one\nsecond,two\nlate,three\n")
+    transcripts.write_text("id,text\nfirst,one\nsecond,two\nlate,three\nlong,four\n")
     out = tmp_path / "ds"
     assert (
         main(
@@ -308,7 +313,9 @@ def test_segments_cut_one_file_into_utterances(media, tmp_path):
     assert list(test.visual.lengths) == [5, 5]  # 0.5 s at 10 frames/s
     # 0.5 s: openSMILE's 60-ms windows every 10 ms fit (500 - 60) / 10 + 1 = 45 times; pairs averaged at 50 frames/s
     assert list(test.audio.lengths) == [23, 23]  # 0.5 s at 10 and 50 frames/s
-    assert "after the end of the media" in (out / "extraction_report.csv").read_text()
+    report = (out / "extraction_report.csv").read_text()
+    assert 'late,"starts at 5 s, after the end of the media' in report
+    assert 'long,"ends at 3 s, after the end of the media' in report  # cut short silently before
 
 
 def test_unlabelled_extraction_serves_prediction_only(run, media, tmp_path, capsys):
@@ -324,5 +331,32 @@ def test_unlabelled_extraction_serves_prediction_only(run, media, tmp_path, caps
     capsys.readouterr()
     assert main(["predict", str(run), "--data", str(out), "--split", "train", "--out", str(preds)]) == 2
     assert "no samples in split 'train'; it has test" in capsys.readouterr().err
-    assert main(["data", "inspect", str(out)]) == 2
-    assert "serves `hscl predict --data` only" in capsys.readouterr().err
+    assert main(["data", "inspect", str(out)]) == 0  # legitimate for prediction, so it can be looked at
+    text = capsys.readouterr().out
+    assert "labels: none" in text and "serves `hscl predict --data` only" in text and "test " in text
+    assert "labels are not finite" not in text
+    assert main(["evaluate", str(run), "--data", str(out)]) == 2  # scoring needs labels
+    assert "split 'test' has no labels" in capsys.readouterr().err
+
+
+def test_predict_media_never_writes_over_its_clip_and_evaluate_checks_the_extraction(
+    run, extracted, media, tmp_path, capsys
+):
+    clip = tmp_path / "clip6.mp4"
+    shutil.copyfile(media / "clips" / "clip6.mp4", clip)
+    before = clip.read_bytes()
+    assert main(["predict", str(run), "--media", str(clip), "--text", "great fun", "--out", str(clip)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{clip}: is {clip}, an input of this command" in err
+    assert clip.read_bytes() == before
+    assert main(["predict", str(run), "--media", str(clip), "--out", str(tmp_path / "p.csv")]) == 2  # no text
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no transcript for id 'clip6'" in err and 'give it with --text "..."' in err
+    other = tmp_path / "other"
+    shutil.copytree(extracted, other, ignore=shutil.ignore_patterns("extract_cache"))
+    manifest = json.loads((other / "hscl_dataset.json").read_text())
+    manifest["extraction"]["settings"]["audio_rate"] = 50
+    (other / "hscl_dataset.json").write_text(json.dumps(manifest))
+    assert main(["evaluate", str(run), "--data", str(other)]) == 2  # as predict --data refuses it
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "audio_rate 50 (run: 25)" in err

@@ -160,7 +160,7 @@ def test_plan_from_files_segments_and_srt(tmp_path, media):
         ("id,text,label\na,x,1\nb,y,nan\nc,z,0\n", "label 'nan'"),
         ("id,text,label,split\na,x,1,train\nb,y,1,dev\nc,z,0,test\n", "split 'dev' must be one of"),
         ("id,text\na,x\na,y\n", "repeats an earlier id"),
-        ("id,text,label\na,x,1\nb,y,\nc,z,0\n", "has no label while others have one"),
+        ("id,text,label\na,x,1\nb,y,\nc,z,0\n", "an empty label cell, or no row. while others have one"),
         ("id,words\na,x\n", "must include the columns"),
         ("id,text\na,x,extra\n", "expected 2 cells"),
     ],
@@ -209,7 +209,7 @@ def test_files_without_a_split_column_go_whole_to_one_hashed_split(tmp_path):
     assert all(len({where[f"v{i}_{k}"] for k in range(3)}) == 1 for i in range(40))  # a file never straddles splits
     assert groups == assign_splits(rows, "src") and all(groups.values())
     assert 0.6 < len(groups["train"]) / len(rows) < 0.95
-    with pytest.raises(DataError, match="would be empty"):
+    with pytest.raises(DataError, match="hash .* gives train 3, valid 0, test 0; valid and test need"):
         assign_splits(rows[:3], "src")
     with pytest.raises(DataError, match="has no split while others have one"):
         assign_splits(
@@ -229,3 +229,52 @@ def test_missing_extra_is_one_error_naming_it(monkeypatch):
         settings, "package_versions", lambda: {"hscl": "0", "av": "1", "opensmile": "2", "mediapipe": None}
     )
     pipeline.check_installed(ExtractSettings(face_set="none"))  # audio only: mediapipe is not needed
+
+
+@pytest.mark.parametrize(
+    "timing, words",
+    [
+        ("00:00:99,000 --> 00:01:00,000", "'00:00:99,000' has 99 in its seconds field, which runs 00-59"),
+        ("00:00:01,000 --> 00:00:60,000", "has 60 in its seconds field"),
+        ("00:75:00,000 --> 00:76:00,000", "has 75 in its minutes field"),
+    ],
+)
+def test_an_srt_time_out_of_range_is_refused_not_read_as_more_seconds(tmp_path, media, timing, words):
+    srt = write(tmp_path / "a.srt", f"1\n{timing}\nhello\n")
+    with pytest.raises(DataError, match=words) as caught:
+        plan_utterances(media[:1], transcripts=[srt])
+    assert str(srt) in str(caught.value) and "cue 1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("id,text,label,split\na,x,1,train\nb,y,,valid\n", "line 3: the row has a split but its label cell is empty"),
+        ("id,text,split\na,x,train\n", "line 2: the row has a split but the file has no label column"),
+    ],
+)
+def test_a_split_without_a_label_says_whether_the_cell_or_the_column_is_missing(tmp_path, media, content, words):
+    with pytest.raises(DataError, match=words):
+        plan_utterances(media, transcripts=[write(tmp_path / "t.csv", content)])
+
+
+def test_hashed_split_sizes_are_checked_before_any_decoding(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from hscl.extract import pipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoding started before the split sizes were checked")
+
+    monkeypatch.setattr(pipeline, "run_extraction", never)
+    monkeypatch.setattr(pipeline, "check_installed", lambda settings: None)
+    clips = [tmp_path / f"c{i}.mp4" for i in range(9)]
+    for clip in clips:
+        clip.write_bytes(b"x")
+    rows = "".join(f"c{i},words,1.0\n" for i in range(9))
+    transcripts = write(tmp_path / "t.csv", "id,text,label\n" + rows)
+    with pytest.raises(DataError, match=r"hash .* \(80/10/10 by file\) gives train \d+, valid \d+, test \d+; "):
+        pipeline.extract(
+            [str(c) for c in clips], Path(tmp_path / "out"), ExtractSettings(), transcripts=[str(transcripts)]
+        )
+    assert not (tmp_path / "out").exists()

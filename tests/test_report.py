@@ -267,3 +267,50 @@ def test_confusion_counts_match_a_loop_and_acc7():
     assert np.trace(counts) / 400 == pytest.approx(regression_metrics(preds, labels)["acc7"])
     with pytest.raises(ValueError, match="differ in shape"):
         confusion_counts(preds[:3], labels)
+
+
+def test_every_picture_names_its_axes_units_and_what_it_shows(tmp_path, monkeypatch):
+    from hscl import report
+
+    figures = {}
+
+    def keep(figure, path):
+        figures[Path(path).name] = figure
+        return Path(path)
+
+    monkeypatch.setattr(report, "save_figure", keep)
+    monkeypatch.setattr(report, "EMBED_MAX_POINTS", 90)  # 30 of the 60 test samples per level are drawn
+    make_report(write_fake_run(tmp_path / "run"), tmp_path / "out")
+    curves = [ax for ax in figures["curves.png"].axes if ax.get_visible()]
+    assert len(curves) == len(TERMS) + 3 and all(ax.get_ylabel() and ax.get_xlabel() == "epoch" for ax in curves)
+    labels = {ax.get_title(): ax.get_ylabel() for ax in curves}
+    assert labels["valid MAE"].startswith("MAE") and "lower is better" in labels["valid MAE"]
+    assert labels["valid Acc-2 (non0)"].startswith("accuracy %")
+    acc = next(ax for ax in curves if ax.get_title() == "valid Acc-2 (non0)").lines[0].get_ydata()
+    assert 1.0 < max(acc) <= 100.0  # in percent, as the command line prints it
+    legend = [text.get_text() for text in figures["curves.png"].legends[0].get_texts()]
+    assert any(t.startswith("ta: text-audio") for t in legend) and any("selected epoch 4" in t for t in legend)
+    assert any(t.startswith("fusion:") for t in legend) and any(t.startswith("task:") for t in legend)
+    (confusion, _colorbar) = figures["confusion.png"].axes
+    shares = np.asarray(confusion.images[0].get_array())
+    assert np.allclose(shares[shares.sum(axis=1) > 0].sum(axis=1), 100.0)  # rows normalised to the true class
+    cells = [text.get_text() for text in confusion.texts]
+    assert all("%\n" in cell for cell in cells) and "true class" in confusion.get_ylabel()
+    counts = [int(cell.split("\n")[1]) for cell in cells]
+    assert sum(counts) == 60
+    title = figures["embedding.png"]._suptitle.get_text()
+    assert "30 of 60 test samples, drawn at random" in title and "t-SNE" in title and "true sentiment" in title
+
+
+def test_the_confusion_matrix_rows_are_shares_of_each_true_class(tmp_path, monkeypatch):
+    from hscl import report
+
+    kept = []
+    monkeypatch.setattr(report, "save_figure", lambda figure, path: kept.append(figure) or Path(path))
+    labels = np.array([-3.0, -3.0, -3.0, 0.0, 3.0], dtype=np.float32)
+    predictions = np.array([-3.0, -3.0, 1.0, 0.0, -2.0], dtype=np.float32)
+    report.plot_confusion({"labels": labels, "prediction": predictions}, tmp_path / "c.png")
+    ax = kept[0].axes[0]
+    shares = np.asarray(ax.images[0].get_array())
+    assert np.isclose(shares[0, 0], 200 / 3) and np.isclose(shares[0, 4], 100 / 3) and shares[6, 1] == 100
+    assert ax.get_yticklabels()[0].get_text() == "-3 (n=3)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -232,7 +233,8 @@ def test_non_finite_loss_stops_after_saving_state(tiny_text_model_dir, tmp_path)
         return terms
 
     trainer.objective.loss_fn = nan_at_epoch_2_step_2
-    with pytest.raises(NonFiniteLossError, match="loss term fusion is not finite at epoch 2, step 2"):
+    kept = "the checkpoint of epoch 1 is kept and the model selected at epoch 1; nothing non-finite was saved"
+    with pytest.raises(NonFiniteLossError, match=f"loss term fusion is not finite at epoch 2, step 2; .*{kept}"):
         trainer.run()
     state = load_checkpoint(run / layout.CHECKPOINT_FILE)
     assert state.state.epoch == 1 and state.state.best_epoch == 1
@@ -325,7 +327,7 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 
 
 def test_unreadable_or_missing_checkpoint_is_one_clear_error(tmp_path):
-    with pytest.raises(HSCLError, match="nothing to resume"):
+    with pytest.raises(HSCLError, match="nothing can be resumed"):
         load_checkpoint(tmp_path / layout.CHECKPOINT_FILE)
     (tmp_path / layout.CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(HSCLError, match="checkpoint"):
@@ -344,4 +346,37 @@ def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path):
     assert main(["train", "--resume", str(tmp_path), "--set", "train.lr_main=1e-4"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "absent")]) == 2
-    assert "config.yaml" in capsys.readouterr().err
+    assert "absent: no such folder" in capsys.readouterr().err
+
+
+def test_resume_refuses_an_edited_config_or_another_runs_checkpoint_in_one_line(
+    config_file, reference, tiny_text_model_dir, tmp_path, capsys
+):
+    def one_line() -> str:
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("hscl: error: ") and "Traceback" not in lines[0], lines
+        return lines[0]
+
+    run = Path(shutil.copytree(reference, tmp_path / "run"))
+    saved = (run / layout.RUN_CONFIG_FILE).read_text()
+    for field, old, new in (("d_prjh", "16", "32"), ("lr_main", "0.001", "0.002")):
+        (run / layout.RUN_CONFIG_FILE).write_text(saved.replace(f"  {field}: {old}\n", f"  {field}: {new}\n", 1))
+        assert main(["train", "--resume", str(run)]) == 2
+        line = one_line()
+        assert f"checkpoint.pt: was written with {'model' if field == 'd_prjh' else 'train'}.{field}={old}" in line
+        assert f"has {new}" in line and "another run" in line
+    (run / layout.RUN_CONFIG_FILE).write_text(saved)
+    other = tmp_path / "other"  # a run of another size: its checkpoint copied over this run's
+    values = config_values(tiny_text_model_dir, epochs=1)
+    values["model"]["d_prjh"] = 8
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(values))
+    assert main(["train", "--config", str(tmp_path / "other.yaml"), "--out", str(other)]) == 0
+    shutil.copyfile(other / layout.CHECKPOINT_FILE, run / layout.CHECKPOINT_FILE)
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "model.d_prjh=8, but" in one_line()
+    payload = torch.load(run / layout.CHECKPOINT_FILE, weights_only=True)  # a checkpoint from before the record
+    payload.pop("config")
+    torch.save(payload, run / layout.CHECKPOINT_FILE)
+    assert main(["train", "--resume", str(run)]) == 2
+    line = one_line()
+    assert "does not fit the model that" in line and "size mismatch" in line and "another run" in line

@@ -345,12 +345,15 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings
     process.wait()
     time.sleep(2.5)  # two heartbeats
     study = run_study(settings)
-    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    # the lost trial is failed at once (its process is gone), run again with its values, and does not count
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert study.trials[1].params == study.trials[0].params
     rows = read_rows(write_outputs(study, settings)["trials"])
-    assert "its worker was killed or lost" in rows[0]["reason"]
+    assert "killed" in rows[0]["reason"] and "again as trial 1" in rows[0]["reason"]
+    assert rows[1]["reason"] == "retry of trial 0"
 
 
-def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypatch):
+def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypatch, capfd):
     from hscl.training.trainer import Trainer
 
     def interrupted(self):
@@ -370,6 +373,9 @@ def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypa
         str(settings.out),
     ]
     assert main(arguments) == 130
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "failed with value" not in err, err
+    assert err.strip().splitlines()[-1] == "hscl: interrupted; the study is kept, run the same command to carry it on"
     monkeypatch.undo()
     study = run_study(settings)
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
@@ -431,3 +437,35 @@ def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):
     path.write_bytes(bytes(range(128, 256)) * 4)
     with pytest.raises(ConfigError, match="not a text file"):
         read_space(path)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_trial_whose_process_died_is_failed_at_once_run_again_and_not_counted(settings, tmp_path, capfd):
+    import platform
+
+    import optuna
+
+    from hscl.tune.outputs import trial_reason
+    from hscl.tune.study import counted_trials, fail_dead_local_trials, open_study
+
+    valid = validated(settings)
+    valid.out.mkdir(parents=True)
+    study = open_study(valid)
+    lost = study.ask()  # as a worker would have, before it was killed
+    for param in valid.space.params:
+        param.suggest(lost)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    study._storage.set_trial_user_attr(lost._trial_id, "worker", f"{platform.node()}:{int(dead.stdout)}")
+    alive = study.ask()
+    study._storage.set_trial_user_attr(alive._trial_id, "worker", f"{platform.node()}:{os.getpid()}")
+    assert fail_dead_local_trials(study) == [0]  # this process's own trial is alive, however old
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING]
+    assert counted_trials(study) == 2 and study.trials[2].params == study.trials[0].params
+    study.tell(alive, state=optuna.trial.TrialState.FAIL)
+    study = run_study(dataclasses.replace(settings, trials=3))
+    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
+    assert counted_trials(study) == 3 and trial_reason(study.trials[2]) == "retry of trial 0"
+    assert "its worker (pid" in trial_reason(study.trials[0], 2)
+    err = capfd.readouterr()
+    assert "A new study created" not in err.err + err.out and "Using an existing study" not in err.err + err.out

@@ -234,7 +234,7 @@ def bad_rows(change: str) -> list[dict[str, str]]:
     [
         ("label", r"row 7 \(id '007_2'\): column 'label' is 'positive'"),
         ("nan_label", r"row 7 \(id '007_2'\): column 'label' is 'nan'"),
-        ("empty_label", r"row 7 \(id '007_2'\): column 'label' is ''"),
+        ("empty_label", r"row 7 \(id '007_2'\): the label cell is empty; every row needs a label"),
         ("split", r"row 7 \(id '007_2'\): column 'split' has 'dev'"),
     ],
 )

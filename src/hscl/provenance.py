@@ -30,15 +30,16 @@ def machine_description() -> str:
 
 
 def code_version() -> str:
-    """The git commit of the checkout hscl runs from (with '+changes' when its tracked files differ from the
-    commit), or the package version when hscl is not run from a git checkout."""
+    """The git commit of the checkout hscl runs from (with '+changes' when the package's tracked files differ from
+    the commit: results pages and pictures a command is writing are not code), or the package version when hscl is
+    not run from a git checkout."""
     here = Path(__file__).parent
     try:
         commit = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
             capture_output=True,
             text=True,
             check=True,

@@ -25,16 +25,31 @@ CURVES_PNG = "curves.png"
 SCATTER_PNG = "scatter.png"
 CONFUSION_PNG = "confusion.png"
 EMBEDDING_PNG = "embedding.png"
+IMAGES = (CURVES_PNG, SCATTER_PNG, CONFUSION_PNG, EMBEDDING_PNG)
 CAPTIONS = {
-    CURVES_PNG: "Mean training loss per term and validation MAE, Corr and Acc-2 (non0) per epoch; "
-    "the dotted line marks the selected epoch.",
+    CURVES_PNG: "Mean training loss per term (the legend names each term) and validation MAE, Corr and Acc-2 "
+    "(non0, in %) per epoch; the dotted line and the star mark the selected epoch.",
     SCATTER_PNG: "Predicted against true sentiment on the test split; the dashed line is y = x.",
-    CONFUSION_PNG: "Seven-class confusion matrix on the test split (round(clip(., -3, 3)) on both sides).",
+    CONFUSION_PNG: "Seven-class confusion matrix on the test split (round(clip(., -3, 3)) on both sides), each row "
+    "normalised to 100 % of its true class; every cell gives its share and its count.",
     EMBEDDING_PNG: "t-SNE of the test-split projections before and after training, coloured by label: "
-    "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present.",
+    "unimodal level (z_t with z_a, z_v) and fusion level (z_at, z_vt), where present; the title says how many "
+    "test samples are drawn.",
 }
 
-VALID_PANELS = (("mae", "valid MAE"), ("corr", "valid Corr"), ("acc2_non0", "valid Acc-2 (non0)"))
+LOSS_TERMS = {  # what each training loss term of `HSCLLoss` is, for the curves' legend
+    "total": "total = task + w1 (ta + tv) + w2 fusion",
+    "task": "task: L1 of the predicted score",
+    "ta": "ta: text-audio SupCR + alpha x similarity",
+    "tv": "tv: text-visual SupCR + alpha x similarity",
+    "fusion": "fusion: SupCR of z_at, z_vt",
+}
+# validation panels: metric key, title, y-axis label, scale (percentages as the command line prints them)
+VALID_PANELS = (
+    ("mae", "valid MAE", "MAE (label units, lower is better)", 1.0),
+    ("corr", "valid Corr", "Pearson r (higher is better)", 1.0),
+    ("acc2_non0", "valid Acc-2 (non0)", "accuracy % (higher is better)", 100.0),
+)
 LEVELS = (("unimodal", ("z_t", "z_a", "z_v")), ("fusion", ("z_at", "z_vt")))
 VIEW_STYLE = {  # marker and legend label of each projection
     "z_t": ("o", "text  z_t"),
@@ -137,7 +152,7 @@ def require_matplotlib() -> None:
         raise HSCLError("plotting a run needs matplotlib: pip install hscl[report]") from err
 
 
-def _new_figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
     """A Figure on its own Agg canvas (no pyplot, no change to the global backend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -147,40 +162,62 @@ def _new_figure(width: float, height: float) -> Any:
     return figure
 
 
-def _save(figure: Any, path: Path) -> Path:
+def save_figure(figure: Any, path: Path) -> Path:
     with open_atomic(path, binary=True) as handle:
         figure.savefig(handle, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     return path
 
 
 def plot_curves(epochs: list[EpochRecord], best: int | None, path: Path) -> Path:
-    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0); the selected epoch `best`
-    (None: none) marked."""
+    """One panel per training loss term, then validation MAE, Corr and Acc-2 (non0, in %); the selected epoch
+    `best` (None: none) marked. Every panel names its quantity and unit on the y axis; a legend says what each loss
+    term is."""
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     terms = list(dict.fromkeys(term for e in epochs for term in e.train))
-    panels = [(f"train {t}", [e.train.get(t, math.nan) for e in epochs], "tab:blue") for t in terms]
-    panels += [(title, [e.valid.get(key, math.nan) for e in epochs], "tab:green") for key, title in VALID_PANELS]
+    panels = [
+        (f"train {t}", "loss (mean over batches)", [e.train.get(t, math.nan) for e in epochs], "tab:blue")
+        for t in terms
+    ]
+    panels += [
+        (title, label, [scale * e.valid.get(key, math.nan) for e in epochs], "tab:green")
+        for key, title, label, scale in VALID_PANELS
+    ]
     x = [e.epoch for e in epochs]
     if best not in x:
         best = None
     ncols = min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    figure = _new_figure(3.2 * ncols, 2.6 * nrows)
+    figure = new_figure(3.4 * ncols, 2.7 * nrows + 0.7)
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, (title, values, color) in zip(axes, panels):
+    for ax, (title, label, values, color) in zip(axes, panels):
         ax.plot(x, values, marker="o", markersize=3, color=color)
         if best is not None:
             ax.axvline(best, color="0.4", linestyle=":", linewidth=1)
             ax.plot([best], [values[x.index(best)]], marker="*", markersize=11, color="tab:red", linestyle="")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(label, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
+    handles = [Line2D([], [], linestyle="", label=LOSS_TERMS.get(t, t)) for t in terms]
+    if best is not None:
+        handles.append(
+            Line2D([], [], marker="*", markersize=9, color="tab:red", linestyle=":", label=f"selected epoch {best}")
+        )
+    figure.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 3),
+        fontsize=8,
+        frameon=False,
+        handlelength=1.0,
+    )
     figure.suptitle("Training curves" + (f" (selected epoch {best}, marked *)" if best is not None else ""))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_scatter(projections: dict[str, np.ndarray], path: Path) -> Path:
@@ -189,7 +226,7 @@ def plot_scatter(projections: dict[str, np.ndarray], path: Path) -> Path:
 
     labels, predictions = projections["labels"], projections["prediction"]
     metrics = regression_metrics(predictions, labels)
-    figure = _new_figure(5.2, 5.0)
+    figure = new_figure(5.2, 5.0)
     ax = figure.subplots()
     ax.scatter(labels, predictions, s=10, alpha=0.5, color="tab:blue", edgecolors="none")
     low = min(-3.0, float(predictions.min())) - 0.2
@@ -203,41 +240,46 @@ def plot_scatter(projections: dict[str, np.ndarray], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     ax.set_title(f"Test (N={labels.size}): MAE {metrics['mae']:.3f}, Corr {metrics['corr']:.3f}")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_confusion(projections: dict[str, np.ndarray], path: Path) -> Path:
-    """The 7-class confusion matrix on test, each cell annotated with its count."""
+    """The 7-class confusion matrix on test, each row normalised to its true class (colour and share) with the
+    count of every cell written in it."""
     from hscl.metrics import SENTIMENT_CLASSES
 
     counts = confusion_counts(projections["prediction"], projections["labels"])
-    figure = _new_figure(5.6, 5.0)
+    totals = counts.sum(axis=1)
+    shares = counts / np.maximum(totals, 1)[:, None]
+    figure = new_figure(6.4, 5.4)
     ax = figure.subplots()
-    image = ax.imshow(counts, cmap="Blues")
-    threshold = counts.max() / 2
+    image = ax.imshow(100 * shares, cmap="Blues", vmin=0, vmax=100)
     for row, col in np.ndindex(counts.shape):
+        if totals[row] == 0:
+            continue
         ax.text(
             col,
             row,
-            str(counts[row, col]),
+            f"{100 * shares[row, col]:.0f}%\n{counts[row, col]}",
             ha="center",
             va="center",
-            fontsize=9,
-            color="white" if counts[row, col] > threshold else "black",
+            fontsize=7.5,
+            color="white" if shares[row, col] > 0.5 else "black",
         )
     ticks = range(SENTIMENT_CLASSES.size)
     ax.set_xticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
-    ax.set_yticks(ticks, [str(c) for c in SENTIMENT_CLASSES])
+    ax.set_yticks(ticks, [f"{c} (n={n})" for c, n in zip(SENTIMENT_CLASSES, totals)])
     ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.set_ylabel("true class (samples)")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"Test 7-class confusion (Acc-7 {100 * accuracy:.1f}%)")
-    figure.colorbar(image, ax=ax, label="samples", shrink=0.8)
-    return _save(figure, path)
+    ax.set_title(f"Test 7-class confusion, N={counts.sum()} (Acc-7 {100 * accuracy:.1f}%)", fontsize=10)
+    figure.colorbar(image, ax=ax, label="% of the true class (each row sums to 100)", shrink=0.8)
+    return save_figure(figure, path)
 
 
-def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
-    """A grid of t-SNE panels (rows: levels, columns: before / after), points coloured by label."""
+def plot_embedding(panels: list[EmbeddingPanel], path: Path, total: int | None = None) -> Path:
+    """A grid of t-SNE panels (rows: levels, columns: before / after), points coloured by label; the title says how
+    many of the `total` test samples (default: those drawn) are drawn."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -245,7 +287,9 @@ def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
 
     levels = list(dict.fromkeys(p.level for p in panels))
     stages = list(dict.fromkeys(p.stage for p in panels))
-    figure = _new_figure(5.2 * len(stages) + 1.0, 4.8 * len(levels))
+    drawn = len(panels[0].labels)
+    total = drawn if total is None else total
+    figure = new_figure(5.2 * len(stages) + 1.0, 4.8 * len(levels))
     axes = figure.subplots(len(levels), len(stages), squeeze=False)
     cmap = colormaps[LABEL_CMAP]
     norm = Normalize(vmin=-3.0, vmax=3.0)
@@ -281,12 +325,20 @@ def plot_embedding(panels: list[EmbeddingPanel], path: Path) -> Path:
             for name in names
         ]
         ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.7)
-        ax.set_title(f"{panel.level} level, {panel.stage} training ({n} samples)", fontsize=10)
+        views = ", ".join(names)
+        ax.set_title(f"{panel.level} level ({views}), {panel.stage} training", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), label="sentiment label", shrink=0.8)
-    figure.suptitle("Hierarchical alignment of the test projections (t-SNE)")
-    return _save(figure, path)
+    figure.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), label="true sentiment label", shrink=0.8
+    )
+    of = f"{drawn} of {total} test samples, drawn at random" if total > drawn else f"all {total} test samples"
+    figure.suptitle(
+        f"t-SNE of the test-split projections z_*, before and after training\n({of}; colour: true sentiment "
+        "label; one marker per sample and view)",
+        fontsize=11,
+    )
+    return save_figure(figure, path)
 
 
 def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
@@ -297,7 +349,8 @@ def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[
     require_matplotlib()
     run = RunDir(run_dir)
     run_dir = run.path
-    out = check_output_folder(Path(out_dir) if out_dir is not None else run_dir / "report")
+    run.require_folder()
+    out = check_output_folder(Path(out_dir) if out_dir is not None else run_dir / "report", run.records())
     epochs = run.read_epochs()
     final = run.read_projections(PROJECTIONS_FINAL)
     initial = run.read_projections(PROJECTIONS_INITIAL)
@@ -314,7 +367,7 @@ def make_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list[
     elif len(final["labels"]) < EMBED_MIN_SAMPLES:
         logger.warning("%s: only %d test samples; embedding plot skipped", run_dir, len(final["labels"]))
     else:
-        images.append(plot_embedding(panels, out / EMBEDDING_PNG))
+        images.append(plot_embedding(panels, out / EMBEDDING_PNG, total=len(final["labels"])))
     return images
 
 

@@ -26,6 +26,9 @@ def add_override_argument(parser: argparse.ArgumentParser) -> None:
 def start_logging() -> None:
     """Log lines on stdout and no advisory noise from transformers (for commands that load models)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    # torch's loggers inherit that INFO level until torch finishes importing; interrupted before then, its exit
+    # hooks would print "FakeTensor cache stats" lines
+    logging.getLogger("torch").setLevel(logging.WARNING)
     from hscl.training.runtime import quiet_transformers
 
     quiet_transformers()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hscl.cli._shared import add_override_argument, start_logging
+
+if TYPE_CHECKING:
+    from hscl.benchmark.suites import Suite
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="runs directory (default runs/benchmark-<suite>[-quick])")
     parser.add_argument(
         "--results",
-        help="results page to write, with its .json summary beside it (default docs/results/<suite>[-quick].md)",
+        metavar="PAGE.md",
+        help="results page to write, with its .json summary and img/<suite>[-quick]/ pictures beside it "
+        "(default OUT/results.md; the shipped pages are regenerated with --results docs/results/<suite>.md)",
     )
     add_override_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip the pictures")
@@ -38,8 +45,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`hscl benchmark`: run a suite (resumably) and write its results page with pictures."""
-    from pathlib import Path
-
     start_logging()
     from hscl.benchmark.page import dump_summary, results_table, write_results_page
     from hscl.benchmark.runner import run_key_dir, run_suite
@@ -49,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
     suite = suite_by_name(args.suite)
     name = f"{suite.name}{'-quick' if args.quick else ''}"
     out_dir = Path(args.out or f"runs/benchmark-{name}")
+    page = Path(args.results) if args.results else out_dir / "results.md"
+    pictures_dir = page.parent / "img" / name
+    check_outputs(suite, out_dir, page, None if args.no_report else pictures_dir, args.quick, args.set)
     results = run_suite(suite, out_dir, quick=args.quick, extra=args.set, jobs=args.jobs)
-    page = Path(args.results or f"docs/results/{name}.md")
     dump_summary(results, out_dir / "summary.json")
     dump_summary(results, page.with_suffix(".json"))
     command = " ".join(
@@ -60,14 +67,44 @@ def run(args: argparse.Namespace) -> int:
             *(["--quick"] if args.quick else []),
             *([f"--jobs {args.jobs}"] if args.jobs > 1 else []),
             *[f"--set {item}" for item in args.set or []],
+            *([f"--results {args.results}"] if args.results else []),
         ]
     )
     images = ""
     if not args.no_report:
         run_dir = run_key_dir(out_dir, next(r for r in suite.rows if r.key == suite.report_row), results[0].seeds[0])
-        pictures = make_report(run_dir, page.parent / "img" / name)
+        pictures = make_report(run_dir, pictures_dir)
         images = report_markdown(run_dir, pictures, relative_to=page.parent)
     write_results_page(suite, results, page, command, images)
     print(results_table(results), end="")
     print(f"results page: {page}; runs in {out_dir}")
     return 0
+
+
+def check_outputs(
+    suite: Suite, out_dir: Path, page: Path, pictures: Path | None, quick: bool, extra: list[str]
+) -> None:
+    """Every output of the suite checked before its first run trains: the runs folder, the page, its .json and its
+    pictures folder; none may be or hold what the suite reads (its data, its text models, its runs' records)."""
+    from hscl.benchmark.runner import run_key_dir
+    from hscl.config import load_config
+    from hscl.errors import ConfigError
+    from hscl.files import check_output_file, check_output_folder
+    from hscl.training.run_records import RunDir
+
+    if page.suffix != ".md":
+        raise ConfigError(f"--results {page}: a results page is Markdown; give a file name ending in .md")
+    sources: list[str | None] = []
+    records: list[Path] = []
+    for row in suite.rows:
+        config = load_config(
+            preset=suite.preset, overrides=[*(suite.quick_overrides if quick else ()), *extra, *row.overrides]
+        )
+        sources += [config.data.path, config.check_text_model().path]
+        for seed in suite.seeds:
+            records += RunDir(run_key_dir(out_dir, row, seed)).records()
+    check_output_folder(out_dir, sources)
+    check_output_file(page, [*sources, *records])
+    check_output_file(page.with_suffix(".json"), [*sources, *records])
+    if pictures is not None:
+        check_output_folder(pictures, [*sources, *records])

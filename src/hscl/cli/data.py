@@ -57,18 +57,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     convert.set_defaults(func=run_convert)
 
 
-def _load(args: argparse.Namespace):
+def _options(args: argparse.Namespace) -> dict:
+    """The reader options of `--option KEY=VALUE` (values parsed as YAML)."""
     from hscl.config import apply_overrides
+
+    return apply_overrides({}, args.option, flag="--option")
+
+
+def _load(args: argparse.Namespace):
     from hscl.data.loading import load_dataset
 
-    return load_dataset(args.path, args.format, **apply_overrides({}, args.option))
+    return load_dataset(args.path, args.format, **_options(args))
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    """Print the inspection report."""
+    """Print the inspection report (an unlabelled `hscl extract` dataset included: it serves prediction)."""
     from hscl.data.convert import inspect_dataset
+    from hscl.data.loading import load_for_prediction
 
-    print(inspect_dataset(_load(args)))
+    if args.path is None:
+        print(inspect_dataset(_load(args)))
+    else:
+        print(inspect_dataset(load_for_prediction(args.path, args.format, **_options(args))))
     return 0
 
 
@@ -77,8 +87,11 @@ def run_convert(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hscl.data.convert import check_writable, write_converted
+    from hscl.data.loading import data_inputs
+    from hscl.files import check_output_folder
 
     check_writable(Path(args.out))
+    check_output_folder(args.out, data_inputs(args.path, _options(args)))
     out = write_converted(_load(args), args.out)
     print(f"wrote converted dataset to {out}")
     return 0
@@ -88,12 +101,14 @@ def run_audit(args: argparse.Namespace) -> int:
     """Print the audit report (and write it as JSON); 1 under --strict when something is flagged."""
     import json
 
-    from hscl.config import apply_overrides
     from hscl.data.audit import audit_dataset, format_report
+    from hscl.data.loading import data_inputs
     from hscl.files import check_output_file, write_text
 
-    json_out = check_output_file(args.json) if args.json else None  # before the audit's work
-    report = audit_dataset(args.path, args.format, **apply_overrides({}, args.option))
+    options = _options(args)
+    # before the audit's work; never over (or into) the dataset it reads
+    json_out = check_output_file(args.json, data_inputs(args.path, options)) if args.json else None
+    report = audit_dataset(args.path, args.format, **options)
     print(format_report(report))
     if json_out is not None:
         write_text(json_out, json.dumps(report.to_dict(), indent=2))

@@ -31,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from hscl.metrics import format_metrics
     from hscl.training.inference import evaluate_run
 
+    if args.data is not None:  # the same check as `hscl predict --data`: features made like the run's
+        from hscl.extract.records import check_same_extraction
+
+        check_same_extraction(args.run_dir, args.data)
+
     metrics = evaluate_run(args.run_dir, split=args.split, data=args.data, format=args.format, device=args.device)
     print(f"{args.split}: {format_metrics(metrics)}")
     if args.json:

@@ -25,10 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the pictures (and the snippet)."""
-    from hscl.files import check_output_file, write_text
-    from hscl.report import make_report, report_markdown
+    from pathlib import Path
 
-    target = check_output_file(args.markdown) if args.markdown else None
+    from hscl.files import check_output_file, write_text
+    from hscl.report import IMAGES, make_report, report_markdown
+    from hscl.training.run_records import RunDir
+
+    run = RunDir(args.run_dir)
+    folder = Path(args.out) if args.out else run.path / "report"
+    reads = [*run.records(), *(folder / name for name in IMAGES)]  # nor may the snippet replace a picture
+    target = check_output_file(args.markdown, reads) if args.markdown else None
     images = make_report(args.run_dir, args.out)
     for image in images:
         print(f"wrote {image}")

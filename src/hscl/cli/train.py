@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from hscl.errors import ConfigError
 
     config = None
+    if args.seeds:
+        from hscl.config.train import check_seeds
+
+        check_seeds(args.seeds)  # before anything is loaded or trained: each seed needs a folder of its own
     if args.resume:
         if args.set or args.seeds or args.out or args.overwrite:
             raise ConfigError(

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         required=True,
         metavar="N",
-        help="trials the study holds when done, whatever their state (all workers together)",
+        help="trials the study holds when done, whatever their state (all workers together; a trial lost with "
+        "its worker and run again counts once)",
     )
     parser.add_argument("--out", required=True, metavar="STUDY_DIR", help="the study directory")
     parser.add_argument(
@@ -69,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=60,
         metavar="S",
-        help="seconds between a running trial's heartbeats; a trial silent for two is marked failed",
+        help="seconds between a running trial's heartbeats; a trial silent for two is marked failed and run "
+        "again (at once when its process is gone from this machine)",
     )
     parser.add_argument(
         "--final-seeds",
@@ -117,6 +119,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--final-seeds must be distinct; got {args.final_seeds}")
     if args.results and not args.final_seeds:
         raise ConfigError("--results names the page of --final-seeds; give --final-seeds too")
+    page = Path(args.results) if args.results else settings.out / "results.md"
+    if args.final_seeds:
+        from hscl.tune.final import check_page
+        from hscl.tune.study import validated
+
+        check_page(validated(settings), page)  # before the first trial, as every other output
     args.interrupt_hint = "; the study is kept, run the same command to carry it on"
     study = run_study(settings)
     outputs = write_outputs(study, settings)
@@ -136,7 +144,6 @@ def run(args: argparse.Namespace) -> int:
     if args.final_seeds:
         from hscl.tune.final import run_final
 
-        page = Path(args.results) if args.results else settings.out / "results.md"
         run_final(study, settings, args.final_seeds, page, command_line(args))
         print(f"results page: {page}")
     return 0

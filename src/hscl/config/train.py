@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from hscl.config.base import Settings
+from hscl.errors import ConfigError
 from hscl.metric_names import METRIC_KEYS
 
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -55,3 +56,16 @@ class TrainConfig(Settings):
     checkpoint_every: Positive = Field(
         1, description="epochs between resumable checkpoints (improving and last epochs always get one)"
     )
+
+
+def check_seeds(seeds: list[int]) -> None:
+    """A `ConfigError` unless `seeds` is a non-empty list of distinct seeds (each gets a folder of its own)."""
+    if not seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        given = " ".join(map(str, seeds))
+        raise ConfigError(f"--seeds {given}: seed {repeated[0]} is given twice; give distinct seeds")
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:
+        raise ConfigError(f"--seeds: seed {negative[0]} is negative; train.seed must be at least 0")

@@ -53,6 +53,7 @@ GAP_Z = 4.0  # a gap between two of a probe's sign AUCs: |difference| / standard
 GAP_MIN = 0.05  # ... and |difference| >= this
 CLIP_Z = 5.0  # the probe clips standardised features to +-CLIP_Z, so a few wild values cannot dominate it
 DUPLICATE_FRACTION = 0.01  # flag when this share of a split's rows exactly repeats another split's rows
+SMALL_SPLIT = 30  # below this many rows a split's probe scores and AUC standard errors say little: the report says so
 EXTREME_Z = 10.0  # |value - train mean| / train std beyond this counts as extreme (a statistic, not a flag)
 TEXT_VOCABULARY = 500  # TF-IDF terms kept for the text control (most frequent in train, in >= 2 transcripts)
 TEXT_SOURCE = "text (tf-idf of transcripts)"
@@ -104,6 +105,7 @@ class AuditReport:
     split_sizes: dict[str, int]
     notes: list[str]
     sources: list[SourceAudit]
+    warnings: list[str] = field(default_factory=list)  # why the flags may mean little (splits too small)
 
     @property
     def flagged(self) -> bool:
@@ -143,7 +145,7 @@ def audit_dataset(path: str | Path | None = None, format: str | None = None, **o
         for name, matrices in inputs.features.items():
             stats = feature_stats(matrices)
             probe = None
-            if stats.train_varying_columns > 0:
+            if stats.train_varying_columns > 0 and (_finite(matrices)["train"].std(axis=0) > 0).any():
                 probe = ridge_probe(_finite(matrices), labels, inputs.train_groups)
             audits.append(SourceAudit(name, stats, probe, flag_reasons(stats, probe, sizes)))
         audits.append(_text_control(ds, labels, inputs.train_groups))
@@ -153,7 +155,18 @@ def audit_dataset(path: str | Path | None = None, format: str | None = None, **o
         split_sizes=sizes,
         notes=list(ds.notes),
         sources=sorted(audits, key=lambda audit: audit.name),
+        warnings=small_split_warnings(sizes),
     )
+
+
+def small_split_warnings(sizes: dict[str, int]) -> list[str]:
+    """One line per split under `SMALL_SPLIT` rows: its scores, and the flags drawn from them, mean little."""
+    return [
+        f"{split} has {n} rows, fewer than {SMALL_SPLIT}: its probe scores and the flags drawn from them "
+        "(near-perfect, gap, duplicates) mean little; audit a larger dataset"
+        for split, n in sizes.items()
+        if n < SMALL_SPLIT
+    ]
 
 
 def load_audit_inputs(path: str | Path | None, format: str | None = None, **options: Any) -> AuditInputs:
@@ -416,6 +429,8 @@ def _text_control(ds: MSADataset, labels: dict[str, np.ndarray], groups: np.ndar
     except ValueError:
         return SourceAudit(TEXT_SOURCE, None, None, ["empty: no word occurs in two train transcripts"])
     features = {split: vectorizer.transform(ds[split].texts).toarray() for split in SPLITS}
+    if not (features["train"].std(axis=0) > 0).any():
+        return SourceAudit(TEXT_SOURCE, None, None, ["constant: every train transcript gives the same bag of words"])
     return SourceAudit(TEXT_SOURCE, None, probe := ridge_probe(features, labels, groups), _probe_flags(probe))
 
 
@@ -424,6 +439,7 @@ def format_report(report: AuditReport) -> str:
     sizes = ", ".join(f"{split} {n}" for split, n in report.split_sizes.items())
     lines = [f"audit of {report.source} (format: {report.format}; {sizes})"]
     lines += [f"note: {note}" for note in report.notes]
+    lines += [f"WARNING {warning}" for warning in report.warnings]
     for audit in report.sources:
         lines += ["", f"== {audit.name}"]
         if audit.probe is not None:
@@ -446,6 +462,9 @@ def format_report(report: AuditReport) -> str:
         lines += [f"  FLAG {flag}" for flag in audit.flags] or ["  ok: nothing flagged"]
     flagged = [audit.name for audit in report.sources if audit.flags]
     lines += ["", f"flagged: {', '.join(flagged)}" if flagged else "flagged: nothing"]
+    small = [f"{split} {n}" for split, n in report.split_sizes.items() if n < SMALL_SPLIT]
+    if small:
+        lines.append(f"(splits under {SMALL_SPLIT} rows: {', '.join(small)}; these flags mean little)")
     return "\n".join(lines)
 
 

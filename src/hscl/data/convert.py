@@ -156,13 +156,17 @@ def inspect_dataset(ds: MSADataset) -> str:
             cells.append(f"{f'{lengths.min()}/{np.median(lengths):g}/{lengths.max()} ({seq.max_len})':>34}")
         lines.append(f"{split:<6} {len(data):>8}  " + "  ".join(cells))
     lines.append("")
-    lines.append("labels rounded to the 7 classes -3..3:")
-    lines.append(f"{'split':<6} " + " ".join(f"{c:>6}" for c in SENTIMENT_CLASSES) + f" {'mean':>7} {'std':>6}")
-    for split, data in ds.splits.items():
-        counts = label_histogram(data.labels)
-        stats = f" {data.labels.mean():>7.3f} {data.labels.std():>6.3f}" if len(data) else ""
-        lines.append(f"{split:<6} " + " ".join(f"{c:>6}" for c in counts) + stats)
-    problems = find_problems(ds)
+    unlabelled = all(np.isnan(data.labels).all() for data in ds.splits.values())
+    if unlabelled:
+        lines.append("labels: none (extracted without labels: the dataset serves `hscl predict --data` only)")
+    else:
+        lines.append("labels rounded to the 7 classes -3..3:")
+        lines.append(f"{'split':<6} " + " ".join(f"{c:>6}" for c in SENTIMENT_CLASSES) + f" {'mean':>7} {'std':>6}")
+        for split, data in ds.splits.items():
+            counts = label_histogram(data.labels)
+            stats = f" {data.labels.mean():>7.3f} {data.labels.std():>6.3f}" if len(data) else ""
+            lines.append(f"{split:<6} " + " ".join(f"{c:>6}" for c in counts) + stats)
+    problems = find_problems(ds, check_labels=not unlabelled)
     lines.append("")
     lines.append("problems:" if problems else "problems: none found")
     lines.extend(f"  - {problem}" for problem in problems)
@@ -177,13 +181,14 @@ def label_histogram(labels: np.ndarray) -> list[int]:
     return np.bincount(classes, minlength=len(SENTIMENT_CLASSES)).tolist()
 
 
-def find_problems(ds: MSADataset) -> list[str]:
-    """Things in `ds` a user should know about: bad labels, empty texts or sequences, shared ids."""
+def find_problems(ds: MSADataset, check_labels: bool = True) -> list[str]:
+    """Things in `ds` a user should know about: bad labels (unless `check_labels=False`: a dataset without them),
+    empty texts or sequences, shared ids."""
     problems: list[str] = []
     low, high = LABEL_RANGE
     for split, data in ds.splits.items():
         labels = data.labels
-        if n_bad := int(np.count_nonzero(~np.isfinite(labels) | (labels < low) | (labels > high))):
+        if check_labels and (n_bad := int(np.count_nonzero(~np.isfinite(labels) | (labels < low) | (labels > high)))):
             problems.append(f"{split}: {n_bad} labels are not finite numbers in [{low:g}, {high:g}]")
         if n_empty := sum(1 for text in data.texts if not text.strip()):
             problems.append(f"{split}: {n_empty} empty texts")

@@ -109,6 +109,33 @@ def load_dataset(path: str | Path | None = None, format: str | None = None, **op
     return validate_dataset(dataset)
 
 
+def data_inputs(path: str | Path | None, options: dict[str, Any] | None = None) -> list[Path]:
+    """What reading the dataset at `path` reads, for the output checks (`hscl.files.check_not_input`): the folder
+    or file itself, and the label CSVs that a MulT pickle is read with (named by `label_csv`, or beside it)."""
+    if path is None:
+        return []
+    path = Path(path)
+    found = [path]
+    label_csv = (options or {}).get("label_csv")
+    if label_csv:
+        found.append(Path(label_csv))
+    if path.is_file() and path.name in mult.PICKLE_TO_CSV:
+        found += [path.parent / name for name in sorted(set(mult.PICKLE_TO_CSV.values()))]
+    return found
+
+
+def load_for_prediction(path: str | Path, format: str | None = None, **options: Any) -> MSADataset:
+    """`load_dataset`, except that an unlabelled `hscl extract` dataset (legitimate for prediction and inspection:
+    every sample in test, labels NaN) is read as it is."""
+    if (
+        format in (None, "converted")
+        and converted.detect(path)
+        and not converted.read_manifest(Path(path) / converted.MANIFEST_FILE).labelled
+    ):
+        return converted.read(path, allow_unlabelled=True)
+    return load_dataset(path, format, **options)
+
+
 def load_data(config: DataConfig) -> MSADataset:
     """The dataset a run's data config names (path, format and reader options)."""
     return load_dataset(config.path, config.format, **config.options)

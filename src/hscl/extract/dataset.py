@@ -15,7 +15,7 @@ from hscl.errors import DataError
 from hscl.extract.inputs import Utterance
 from hscl.extract.runner import ExtractionResult
 from hscl.extract.settings import ExtractSettings, package_versions
-from hscl.files import open_atomic
+from hscl.files import check_output_folder, open_atomic
 
 CACHE_DIR = "extract_cache"  # per-file features kept next to the dataset, so a re-run resumes
 REPORT_FILE = "extraction_report.csv"  # one row per file or utterance left out: file, id, problem
@@ -23,10 +23,12 @@ REPORT_FILE = "extraction_report.csv"  # one row per file or utterance left out:
 HASH_SPLITS: tuple[str, ...] = ("train",) * 8 + ("valid", "test")
 
 
-def check_output(out: Path) -> None:
-    """`out` must be new, empty, or an earlier `hscl extract` output (which is resumed and replaced)."""
+def check_output(out: Path, inputs: list[Path | str | None]) -> None:
+    """`out` must be new, empty, or an earlier `hscl extract` output (which is resumed and replaced), writable,
+    and hold none of the command's `inputs` (media, transcripts, segments)."""
     if out.exists() and not out.is_dir():
         raise DataError(out, "exists and is not a folder")
+    check_output_folder(out, inputs)
     if out.is_dir() and any(out.iterdir()) and not (out / CACHE_DIR).is_dir():
         raise DataError(
             out, "folder is not empty and is not an earlier `hscl extract` output; choose a new or empty folder"
@@ -68,12 +70,23 @@ def assign_splits(utterances: list[tuple[Path, Utterance]], source: str) -> dict
     if len({u.split is not None for _, u in utterances}) > 1:
         missing = next(u.id for _, u in utterances if u.split is None)
         raise DataError(source, f"id {missing!r} has no split while others have one; give every row a split or none")
+    from hscl.data.validate import MIN_EVAL_SAMPLES
+
     groups: dict[str, list[Utterance]] = {split: [] for split in SPLITS}
     for file, u in utterances:
         groups[u.split or _hash_split(file.stem)].append(u)
-    if empty := [split for split in SPLITS if not groups[split]]:
+    least = {"train": 1, "valid": MIN_EVAL_SAMPLES, "test": MIN_EVAL_SAMPLES}
+    if short := [split for split in SPLITS if len(groups[split]) < least[split]]:
+        sizes = ", ".join(f"{split} {len(groups[split])}" for split in SPLITS)
+        how = (
+            "the split column gives"
+            if utterances[0][1].split is not None
+            else "without a split column, the hash of each file's name (80/10/10 by file) gives"
+        )
         raise DataError(
-            source, f"split(s) {empty} would be empty; give the transcripts a split column (train, valid, test)"
+            source,
+            f"{how} {sizes}; {' and '.join(short)} need(s) at least {least[short[0]]} "
+            f"sample{'s' if least[short[0]] > 1 else ''}; give the transcripts a split column (train, valid, test)",
         )
     return groups
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hscl.errors import DataError
+from hscl.files import file_problem
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
     [
@@ -115,12 +116,13 @@ def read_transcripts(path: Path) -> dict[str, Transcript]:
         where = f"line {line}"
         if not row["id"] or row["id"] in transcripts:
             raise DataError(path, f"{where}: id {row['id']!r} is empty or repeats an earlier id")
-        label = _label(row["label"], path, where) if "label" in row else None
-        split = row.get("split")
+        label = _label(row["label"], path, where) if row.get("label") else None
+        split = row.get("split") or None
         if split is not None and split not in SPLITS:
             raise DataError(path, f"{where}: split {split!r} must be one of {', '.join(SPLITS)}")
         if split is not None and label is None:
-            raise DataError(path, f"{where}: a split column needs a label column (splits serve training)")
+            why = "its label cell is empty" if "label" in row else "the file has no label column"
+            raise DataError(path, f"{where}: the row has a split but {why}; a split needs a label (for training)")
         transcripts[row["id"]] = Transcript(row["text"], label, split)
     if not transcripts:
         raise DataError(path, "holds no transcripts")
@@ -151,12 +153,13 @@ def plan_utterances(
     segments: Path | None = None,
     transcripts: list[Path] | None = None,
     texts: dict[str, str] | None = None,
+    how_to_supply: str = TRANSCRIPT_HELP,
 ) -> dict[Path, list[Utterance]]:
     """Every media file's utterances with their transcripts, or a `DataError` for the first problem.
 
     Utterances come from the segments CSV, else from SRT cues (one SRT per media file, same name), else
     one per file with the file name (no extension) as id. Texts come from `texts` (by id), a transcripts
-    CSV, or the SRT cues; a missing one is an error saying how to supply it.
+    CSV, or the SRT cues; a missing one is an error saying how to supply it (`how_to_supply`).
     """
     transcripts = transcripts or []
     srts = [p for p in transcripts if p.suffix.lower() == ".srt"]
@@ -170,7 +173,7 @@ def plan_utterances(
     table = read_transcripts(csvs[0]) if csvs else {}
     table |= {key: Transcript(value) for key, value in (texts or {}).items()}
     if srts:
-        plan = _plan_from_srt(media, srts)
+        plan = _plan_from_srt(media, srts, how_to_supply)
     elif segments is not None:
         grouped = read_segments(segments, media)
         plan = {file: [Utterance(uid, start, end) for uid, start, end in rows] for file, rows in grouped.items()}
@@ -179,13 +182,14 @@ def plan_utterances(
     if not srts:
         source = csvs[0] if csvs else None
         plan = {
-            file: [_with_transcript(u, file, table, source) for u in utterances] for file, utterances in plan.items()
+            file: [_with_transcript(u, file, table, source, how_to_supply) for u in utterances]
+            for file, utterances in plan.items()
         }
     _check_labels(plan, csvs[0] if csvs else None)
     return plan
 
 
-def _plan_from_srt(media: list[Path], srts: list[Path]) -> dict[Path, list[Utterance]]:
+def _plan_from_srt(media: list[Path], srts: list[Path], how_to_supply: str) -> dict[Path, list[Utterance]]:
     by_stem = {p.stem: p for p in media}
     plan: dict[Path, list[Utterance]] = {}
     for srt in srts:
@@ -200,15 +204,17 @@ def _plan_from_srt(media: list[Path], srts: list[Path]) -> dict[Path, list[Utter
         ]
     missing = [p for p in media if p not in plan]
     if missing:
-        raise DataError(missing[0], f"has no SRT file among the transcripts; {TRANSCRIPT_HELP}")
+        raise DataError(missing[0], f"has no SRT file among the transcripts; {how_to_supply}")
     return plan
 
 
-def _with_transcript(utterance: Utterance, file: Path, table: dict[str, Transcript], source: Path | None) -> Utterance:
+def _with_transcript(
+    utterance: Utterance, file: Path, table: dict[str, Transcript], source: Path | None, how_to_supply: str
+) -> Utterance:
     row = table.get(utterance.id)
     if row is None:
         where = f"no row with id {utterance.id!r}" if source else f"no transcript for id {utterance.id!r}"
-        raise DataError(source or file, f"{where} (utterance of {file}); {TRANSCRIPT_HELP}")
+        raise DataError(source or file, f"{where} (utterance of {file}); {how_to_supply}")
     return Utterance(utterance.id, utterance.start, utterance.end, row.text, row.label, row.split)
 
 
@@ -219,14 +225,15 @@ def _check_labels(plan: dict[Path, list[Utterance]], source: Path | None) -> Non
         missing = next(u.id for utterances in plan.values() for u in utterances if u.label is None)
         raise DataError(
             source or "<transcripts>",
-            f"id {missing!r} has no label while others have one; label every utterance or none",
+            f"id {missing!r} has no label (an empty label cell, or no row) while others have one; "
+            "label every utterance or none",
         )
 
 
 def _csv_rows(path: Path, required: tuple[str, ...]):
-    """(line number, row dict) of a UTF-8 CSV whose header holds `required`; empty optional cells are dropped."""
-    if not path.is_file():
-        raise DataError(path, "no such file")
+    """(line number, row dict) of a UTF-8 CSV whose header holds `required`; every cell stripped (empty ones "")."""
+    if problem := file_problem(path):
+        raise DataError(path, problem)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -236,7 +243,7 @@ def _csv_rows(path: Path, required: tuple[str, ...]):
             for row in reader:
                 if None in row or any(value is None for value in row.values()):
                     raise DataError(path, f"line {reader.line_num}: expected {len(header)} cells")
-                yield reader.line_num, {k: v.strip() for k, v in row.items() if k in required or v.strip()}
+                yield reader.line_num, {k: v.strip() for k, v in row.items()}
     except (UnicodeDecodeError, csv.Error) as error:
         raise DataError(path, f"cannot parse as UTF-8 CSV: {error}") from error
 
@@ -269,4 +276,9 @@ def _srt_seconds(text: str, path: Path, number: int) -> float:
     if match is None:
         raise DataError(path, f"cue {number}: time {text.strip()!r} is not HH:MM:SS,mmm")
     hours, minutes, seconds, millis = match.groups()
+    for field, value in (("minutes", minutes), ("seconds", seconds)):
+        if int(value) > 59:
+            raise DataError(
+                path, f"cue {number}: time {match.group(0)!r} has {value} in its {field} field, which runs 00-59"
+            )
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis.ljust(3, "0")) / 1000

@@ -11,6 +11,8 @@ from hscl.extract.decode import DecodeError, has_video, read_audio, sample_video
 from hscl.extract.inputs import Utterance
 from hscl.extract.settings import SAMPLE_RATE, ExtractSettings
 
+END_SLACK = 0.25  # seconds an utterance may end after the decoded media (codec padding, rounded end times)
+
 
 @dataclass
 class UtteranceFeatures:
@@ -42,6 +44,13 @@ def extract_file(path: Path, utterances: list[Utterance], settings: ExtractSetti
         if utterance.start >= duration:
             result.problems[utterance.id] = (
                 f"starts at {utterance.start:g} s, after the end of the media ({duration:.3f} s)"
+            )
+            continue
+        slack = END_SLACK + (0.0 if signal is not None else 1.0 / settings.fps)  # the last video frame lasts
+        if utterance.end is not None and utterance.end > duration + slack:
+            result.problems[utterance.id] = (
+                f"ends at {utterance.end:g} s, after the end of the media ({duration:.3f} s): "
+                "its span would be cut short; correct its end time"
             )
             continue
         features, problem = _utterance(utterance.start, end, signal, faces, settings)

@@ -32,9 +32,10 @@ def extract(
     Every input (media, segments, transcripts, settings, the output folder) is checked before any file
     is decoded or written; files that cannot be used are listed in `out/extraction_report.csv`.
     """
-    check_output(out)
     files = find_media(media)
-    plan = plan_utterances(files, Path(segments) if segments else None, [Path(t) for t in transcripts or []])
+    transcript_files = [Path(t) for t in transcripts or []]
+    check_output(out, [*files, *transcript_files, segments])
+    plan = plan_utterances(files, Path(segments) if segments else None, transcript_files)
     check_installed(settings)
     if all(u.label is not None for utterances in plan.values() for u in utterances):
         assign_splits([(file, u) for file, utterances in plan.items() for u in utterances], str(out))

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from hscl.errors import ConfigError, HSCLError
 from hscl.extract.dataset import build_dataset
-from hscl.extract.inputs import find_media, plan_utterances
+from hscl.extract.inputs import TRANSCRIPT_HELP, find_media, plan_utterances
 from hscl.extract.records import check_versions, run_extraction_record
 from hscl.files import check_output_file, open_atomic
+
+TEXT_HELP = f'give it with --text "..." (one media file), or {TRANSCRIPT_HELP.removeprefix("supply it with ")}'
 
 
 def predict_media(
@@ -30,11 +32,14 @@ def predict_media(
     returns the row count."""
     from hscl.extract.runner import run_extraction
     from hscl.training.inference import Predictor
+    from hscl.training.run_records import RunDir
 
-    out = check_output_file(out_csv)
+    files = find_media(media)
+    transcript_files = [Path(t) for t in transcripts or []]
+    inputs = [*files, *transcript_files, segments, *RunDir(run_dir).records()]
+    out = check_output_file(out_csv, inputs)
     record = run_extraction_record(run_dir)
     check_versions(record, run_dir)
-    files = find_media(media)
     texts = None
     if text is not None:
         if len(files) != 1 or transcripts or segments:
@@ -42,7 +47,9 @@ def predict_media(
                 f"--text goes with exactly one media file and no --transcripts/--segments; found {len(files)} files"
             )
         texts = {files[0].stem: text}
-    plan = plan_utterances(files, Path(segments) if segments else None, [Path(t) for t in transcripts or []], texts)
+    plan = plan_utterances(
+        files, Path(segments) if segments else None, transcript_files, texts, how_to_supply=TEXT_HELP
+    )
     predictor = Predictor.from_run(run_dir, device)
     with tempfile.TemporaryDirectory(prefix="hscl-media-") as scratch:
         result = run_extraction(plan, record.settings, Path(scratch), jobs=jobs, progress=progress)

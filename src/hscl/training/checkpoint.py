@@ -45,6 +45,7 @@ class Checkpoint:
     scheduler: dict[str, Any] | None
     state: TrainingState
     rng: list[dict[str, Any]]  # one `capture_rng` per process, in rank order
+    config: dict[str, Any] | None = None  # the run's config less its runtime fields (None: an older checkpoint)
 
 
 def capture_rng(data_order: torch.Generator) -> dict[str, Any]:
@@ -83,6 +84,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "scheduler": checkpoint.scheduler,
         STATE_KEY: asdict(checkpoint.state),
         "rng": checkpoint.rng,
+        "config": checkpoint.config,
     }
     with open_atomic(path, binary=True) as handle:
         torch.save(payload, handle)
@@ -90,8 +92,14 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 
 def load_checkpoint(path: Path) -> Checkpoint:
     """The checkpoint stored at `path`; an `HSCLError` naming it if it is missing or unreadable."""
+    if path.is_dir():
+        raise HSCLError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
-        raise HSCLError(f"{path}: missing; nothing to resume (is this an hscl run directory?)")
+        raise HSCLError(
+            f"{path}: missing; nothing can be resumed (the run stopped before its first epoch ended); "
+            f"start it again with `hscl train --config {path.parent / 'config.yaml'} --out {path.parent} "
+            "--overwrite`"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
@@ -108,4 +116,5 @@ def load_checkpoint(path: Path) -> Checkpoint:
         payload["scheduler"],
         TrainingState(**payload[STATE_KEY]),
         payload["rng"],
+        payload.get("config"),
     )

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 
 from hscl.data.batching import encode_split
-from hscl.data.loading import load_data, load_dataset
-from hscl.data.readers import converted
+from hscl.data.loading import data_inputs, load_data, load_for_prediction
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError, HSCLError
 from hscl.files import check_output_file, open_atomic
@@ -80,13 +79,7 @@ def run_dataset(run_dir: str | Path, data: str | None = None, format: str | None
     """The run's own dataset, or another one given by path (and format); an unlabelled extracted set is read as is."""
     if data is None:
         return load_data(RunDir(run_dir).read_config().data)
-    if (
-        format in (None, "converted")
-        and converted.detect(data)
-        and not converted.read_manifest(Path(data) / converted.MANIFEST_FILE).labelled
-    ):
-        return converted.read(data, allow_unlabelled=True)
-    return load_dataset(data, format)
+    return load_for_prediction(data, format)
 
 
 def evaluate_run(
@@ -96,15 +89,17 @@ def evaluate_run(
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)
-    encoded = encode_split(dataset[split], predictor.tokenizer, predictor.max_text_len)
+    part = dataset[split]
+    if not len(part) or not np.isfinite(part.labels).all():
+        present = ", ".join(name for name, data in dataset.splits.items() if len(data)) or "none"
+        why = "no samples" if not len(part) else "no labels"
+        raise DataError(
+            dataset.source or str(data),
+            f"split {split!r} has {why} (splits with samples: {present}); scoring needs labels: "
+            "`hscl predict --data` writes the predictions of a dataset without them",
+        )
+    encoded = encode_split(part, predictor.tokenizer, predictor.max_text_len)
     return evaluate_split(predictor.model, encoded, predictor.batch_size, predictor.device)
-
-
-def _check_not_input(out: Path, data: str | Path) -> None:
-    """An `HSCLError` if writing `out` would replace the input data (the file itself, or a file in its folder)."""
-    out, data = out.resolve(), Path(data).resolve()
-    if out == data or data in out.parents:
-        raise HSCLError(f"{out}: would overwrite the input data {data}; choose another --out")
 
 
 def predict_run(
@@ -122,9 +117,11 @@ def predict_run(
     is written, atomically. (`hscl predict --data` first checks that data from `hscl extract` was extracted
     like the run's: `hscl.extract.records.check_same_extraction`.)
     """
-    out = check_output_file(out_csv)
-    if data is not None:
-        _check_not_input(out, data)
+    run = RunDir(run_dir)
+    run.require_folder()
+    own = run.read_config().data
+    reads = data_inputs(data) if data is not None else data_inputs(own.path, own.options)
+    out = check_output_file(out_csv, [*run.records(), *reads])
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)

@@ -17,7 +17,7 @@ in it except the model folder's contents (`HSCL.save_pretrained`) and the resuma
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +27,16 @@ import numpy as np
 
 from hscl.config import RunConfig, config_from_dict, load_yaml, save_config, upgrade_saved_config
 from hscl.errors import HSCLError
-from hscl.files import atomic_dir, check_output_folder, clear_dir, open_atomic, write_text
+from hscl.files import (
+    atomic_dir,
+    check_output_folder,
+    clear_dir,
+    entries,
+    file_problem,
+    folder_problem,
+    open_atomic,
+    write_text,
+)
 from hscl.training.mean_std import MeanStd
 
 RUN_CONFIG_FILE = "config.yaml"
@@ -43,6 +52,21 @@ COMPLETION_FILE = "wall_seconds.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 EXTRACTION_FILE = "extraction.json"  # trained on `hscl extract` output: how its features were made
+RECORDS: tuple[str, ...] = (  # every entry of the layout: what no other command may write over
+    RUN_CONFIG_FILE,
+    EPOCHS_FILE,
+    SELECTION_FILE,
+    MODEL_DIR,
+    TEST_METRICS_FILE,
+    PROJECTIONS_INITIAL,
+    PROJECTIONS_FINAL,
+    CHECKPOINT_FILE,
+    TENSORBOARD_DIR,
+    COMPLETION_FILE,
+    SUMMARY_JSON,
+    SUMMARY_MD,
+    EXTRACTION_FILE,
+)
 
 
 @dataclass(frozen=True)
@@ -112,8 +136,11 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 def _read_json(path: Path, missing: str) -> Any:
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem == "no such file":
         raise HSCLError(f"{path}: missing; {missing}")
+    if problem is not None:
+        raise HSCLError(f"{path}: {problem}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
@@ -128,6 +155,17 @@ class RunDir:
 
     def __str__(self) -> str:
         return str(self.path)
+
+    def records(self) -> list[Path]:
+        """Every file and folder of the layout, whether or not it exists yet: the inputs that a command reading
+        this run lists, so that none of its outputs can replace one (`hscl.files.check_not_input`)."""
+        return [self.path / name for name in RECORDS]
+
+    def require_folder(self) -> None:
+        """An `HSCLError` unless the run directory is a folder ('no such folder', 'is a file', ...)."""
+        problem = folder_problem(self.path)
+        if problem is not None:
+            raise HSCLError(f"{self.path}: {problem}; give a run directory written by `hscl train`")
 
     @property
     def model_dir(self) -> Path:
@@ -145,11 +183,12 @@ class RunDir:
         return self.path / TENSORBOARD_DIR
 
     # --- creating and replacing a run -------------------------------------------------------------------
-    def check_new(self, overwrite: bool = False) -> None:
+    def check_new(self, overwrite: bool = False, inputs: Iterable[str | Path | None] = ()) -> None:
         """An `HSCLError` unless a new run may be written here: a writable folder that is new or empty, or
-        `overwrite`. Writes nothing (`start` clears it, once every other check has passed)."""
-        check_output_folder(self.path)
-        if not self.path.is_dir() or not any(self.path.iterdir()):
+        `overwrite`, and that neither lies in nor holds one of the run's `inputs` (its data, its text model).
+        Writes nothing (`start` clears it, once every other check has passed)."""
+        check_output_folder(self.path, inputs)
+        if not self.path.is_dir() or not entries(self.path):
             return
         if not _holds_runs(self.path):
             raise HSCLError(
@@ -159,7 +198,8 @@ class RunDir:
         if not overwrite:
             resume = f"carry it on with `hscl train --resume {self.path}`, " if is_run(self.path) else ""
             raise HSCLError(
-                f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite to replace them"
+                f"{self.path}: already holds runs; choose a new --out, {resume}or pass --overwrite "
+                "(overwrite=True from Python) to replace them"
             )
 
     def start(self, config: RunConfig, extraction: Mapping[str, Any] | None = None) -> None:
@@ -179,9 +219,13 @@ class RunDir:
 
     def read_config(self) -> RunConfig:
         """The resolved config the run was trained with."""
+        self.require_folder()
         path = self.path / RUN_CONFIG_FILE
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "no such file":
             raise HSCLError(f"{path}: missing; is {self.path} an hscl run directory?")
+        if problem is not None:
+            raise HSCLError(f"{path}: {problem}")
         return config_from_dict(upgrade_saved_config(load_yaml(path)), str(path))
 
     # --- per-epoch records ------------------------------------------------------------------------------
@@ -193,9 +237,13 @@ class RunDir:
 
     def read_epochs(self) -> list[EpochRecord]:
         """Every epoch recorded so far; an `HSCLError` naming the file (and line) if one is unusable."""
+        self.require_folder()
         path = self.path / EPOCHS_FILE
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "no such file":
             raise HSCLError(f"{path}: missing; is {self.path} an hscl run directory?")
+        if problem is not None:
+            raise HSCLError(f"{path}: {problem}")
         records = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
@@ -227,6 +275,7 @@ class RunDir:
 
     def read_selection(self) -> Selection:
         """The selected epoch; an `HSCLError` saying how to carry on when the run has selected none yet."""
+        self.require_folder()
         data = _read_json(self.path / SELECTION_FILE, self._no_model_yet())
         try:
             return Selection(int(data["epoch"]), str(data["metric"]), dict(data["valid"]))
@@ -239,17 +288,27 @@ class RunDir:
 
     def require_model(self) -> Path:
         """The selected model's folder; an `HSCLError` saying the run has none yet (and how to resume) if absent."""
-        if not self.model_dir.is_dir():
+        self.require_folder()
+        problem = folder_problem(self.model_dir)
+        if problem is not None and problem != "no such folder":
+            raise HSCLError(f"{self.model_dir}: {problem}")
+        if problem is not None:
             raise HSCLError(f"{self.model_dir}: missing; {self._no_model_yet()}")
         return self.model_dir
 
     def _no_model_yet(self) -> str:
-        if is_run(self.path):
+        if not is_run(self.path):
+            return f"is {self.path} an hscl run directory?"
+        if self.checkpoint_file.is_file():
             return (
                 "the run has no selected model yet: it failed or is still running; carry it on with "
                 f"`hscl train --resume {self.path}`"
             )
-        return f"is {self.path} an hscl run directory?"
+        return (
+            "the run has no selected model and nothing can be resumed: it stopped before its first epoch "
+            f"ended; start it again with `hscl train --config {self.path / RUN_CONFIG_FILE} --out {self.path} "
+            "--overwrite`"
+        )
 
     # --- test metrics, projections ----------------------------------------------------------------------
     def write_test_metrics(self, metrics: dict[str, float]) -> None:
@@ -258,6 +317,7 @@ class RunDir:
 
     def read_test_metrics(self) -> dict[str, float]:
         """The selected model's test metrics, as training computed them."""
+        self.require_folder()
         data = _read_json(self.path / TEST_METRICS_FILE, "the run has not finished")
         return {str(key): float(value) for key, value in data.items()}
 
@@ -272,9 +332,13 @@ class RunDir:
 
     def read_projections(self, name: str) -> dict[str, np.ndarray]:
         """labels (N,), prediction (N,) and the z_* (N, d) of a projections file, checked."""
+        self.require_folder()
         path = self.path / name
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "no such file":
             raise HSCLError(f"{path}: missing; is {self.path} a finished hscl run directory?")
+        if problem is not None:
+            raise HSCLError(f"{path}: {problem}")
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {key: np.asarray(stored[key], dtype=np.float64) for key in stored.files}
@@ -342,5 +406,5 @@ def _holds_runs(path: Path) -> bool:
     sub-folders only, each empty or such a folder, at least one not empty."""
     if is_run(path) or (path / SUMMARY_JSON).is_file():
         return True
-    entries = [entry for entry in path.iterdir() if not (entry.is_dir() and not any(entry.iterdir()))]
-    return bool(entries) and all(entry.is_dir() and _holds_runs(entry) for entry in entries)
+    inside = [entry for entry in entries(path) if not (entry.is_dir() and not entries(entry))]
+    return bool(inside) and all(entry.is_dir() and _holds_runs(entry) for entry in inside)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hscl.config import RunConfig
+from hscl.config.train import check_seeds
 from hscl.data.loading import load_data
 from hscl.data.types import MSADataset
-from hscl.files import clear_dir
+from hscl.files import FolderLock, clear_dir
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 from hscl.training.run_records import RunDir, SeedsSummary
@@ -42,16 +43,25 @@ def train_seeds(
     `out_dir` must be new or empty, or hold runs to replace with `overwrite`: it is cleared only once the
     first seed's trainer is built (config, data and text model checked).
     """
+    check_seeds(seeds)
     out = RunDir(out_dir)
-    out.check_new(overwrite)
-    dataset = dataset if dataset is not None else load_data(config.data)
-    results = []
-    for number, seed in enumerate(seeds):
-        seeded = config.replace(train=config.train.replace(seed=seed))
-        trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite)
-        if number == 0 and out.path.is_dir():
-            clear_dir(out.path)
-        results.append(trainer.run())
+    inputs = [config.data.path, config.check_text_model().path]
+    out.check_new(overwrite, inputs)
+    with FolderLock(out.path):  # one writer: a second `--seeds` run into the same folder is refused
+        out.check_new(overwrite, inputs)
+        dataset = dataset if dataset is not None else load_data(config.data)
+        results = []
+        for number, seed in enumerate(seeds):
+            seeded = config.replace(train=config.train.replace(seed=seed))
+            trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite)
+            if number == 0:  # the first seed's own folder is cleared by its trainer
+                clear_dir(out.path, keep=[seed_dir(out_dir, seed).name])
+            results.append(trainer.run())
+        _write_summary(out, config, seeds, results)
+    return results
+
+
+def _write_summary(out: RunDir, config: RunConfig, seeds: list[int], results: list[RunResult]) -> None:
     test = summarise([r.test_metrics for r in results])
     out.write_summary(
         SeedsSummary(
@@ -64,4 +74,3 @@ def train_seeds(
         ),
         summary_markdown(config.name, seeds, test),
     )
-    return results

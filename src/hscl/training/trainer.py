@@ -19,11 +19,12 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
-from hscl.config import RunConfig
+from hscl.config import RunConfig, TextModelInfo
 from hscl.data.batching import EncodedSplit, batch_indices, encode_split
 from hscl.data.loading import load_data
 from hscl.data.types import MODALITIES, Batch, MSADataset
 from hscl.errors import ConfigError, HSCLError
+from hscl.files import FolderLock
 from hscl.losses import HSCLLoss
 from hscl.metrics import LOWER_IS_BETTER, format_metrics
 from hscl.model.hscl import HSCL
@@ -38,10 +39,18 @@ from hscl.training.checkpoint import (
 )
 from hscl.training.evaluation import evaluate_split, split_projections
 from hscl.training.monitor import TensorBoardLog, check_log
-from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection
+from hscl.training.run_records import (
+    PROJECTIONS_FINAL,
+    PROJECTIONS_INITIAL,
+    RUN_CONFIG_FILE,
+    EpochRecord,
+    RunDir,
+    Selection,
+)
 from hscl.training.runtime import seed_everything
 
 logger = logging.getLogger("hscl.train")
+RESUME_RUNTIME_FIELDS = ("device", "progress_bar", "log", "checkpoint_every")  # train.* a resumed run may change
 
 
 class NonFiniteLossError(HSCLError):
@@ -144,13 +153,37 @@ class Trainer:
         text = config.check_text_model()
         self.config = config
         self.run_dir = RunDir(run_dir)
+        self.inputs = [config.data.path, text.path]  # what the run reads: never inside the folder it clears
         if not resume:
-            self.run_dir.check_new(overwrite)
+            self.run_dir.check_new(overwrite, self.inputs)
         self.resume = resume
         self.score_test = score_test
         self.on_epoch = on_epoch
         self.generator = seed_everything(config.train.seed)
         self.ctx, self.device = distributed.setup(config.train.device)
+        self.lock = FolderLock(self.run_dir.path)
+        if self.ctx.is_main:  # one writer per run directory; checked again now that no other can start
+            self.lock.acquire()
+            try:
+                self._build(config, text, dataset, resume, overwrite, score_test)
+            except BaseException:
+                self.lock.release()
+                raise
+        else:
+            self._build(config, text, dataset, resume, overwrite, score_test)
+
+    def _build(
+        self,
+        config: RunConfig,
+        text: TextModelInfo,
+        dataset: MSADataset | None,
+        resume: bool,
+        overwrite: bool,
+        score_test: bool,
+    ) -> None:
+        """Everything but the run directory: data, model, optimiser, encoded splits (nothing written)."""
+        if not resume:
+            self.run_dir.check_new(overwrite, self.inputs)
         self.dataset = dataset if dataset is not None else load_data(config.data)
         dims = {modality: self.dataset.feature_dim(modality) for modality in MODALITIES}
         fitted = config.model.with_feature_dims(dims, self.dataset.source or "the data")
@@ -168,6 +201,7 @@ class Trainer:
             if score_test or name != "test"
         }
         self.state = TrainingState()
+        self.checkpointed = 0  # the epoch of the last checkpoint written (or resumed from); 0: none yet
         self._check_batch_size()
 
     def _check_batch_size(self) -> None:
@@ -227,26 +261,41 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
         if not torch.isfinite(norm):
             raise NonFiniteLossError(
-                f"the gradient norm is not finite at epoch {epoch}, step {step}; training "
-                "stopped, the last checkpoint and the best model so far are kept"
+                f"the gradient norm is not finite at epoch {epoch}, step {step}; training stopped, {self._kept()}"
             )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    @staticmethod
-    def _check_finite(terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
+    def _check_finite(self, terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
         """Stop with a message naming the first non-finite loss term."""
         if torch.isfinite(terms["total"]):
             return
         bad = [name for name, value in terms.items() if name != "total" and not torch.isfinite(value)]
         raise NonFiniteLossError(
             f"loss term {bad[0] if bad else 'total'} is not finite at epoch {epoch}, "
-            f"step {step}; training stopped, the last checkpoint and the best model so far "
-            "are kept"
+            f"step {step}; training stopped, {self._kept()}"
+        )
+
+    def _kept(self) -> str:
+        """What a stopped run leaves behind, in words: its last checkpoint and selected model, if any."""
+        state = self.state
+        if self.checkpointed == 0:
+            return "before its first checkpoint: no checkpoint or model was saved, nothing can be resumed"
+        return (
+            f"the checkpoint of epoch {self.checkpointed} is kept"
+            + (f" and the model selected at epoch {state.best_epoch}" if state.best_epoch else ", no model selected")
+            + "; nothing non-finite was saved"
         )
 
     def run(self) -> RunResult:
-        """Train (or carry on training), select on valid, then evaluate the selected checkpoint once on test."""
+        """Train (or carry on training), select on valid, then evaluate the selected checkpoint once on test;
+        the run directory's lock is released at the end, however the run ends."""
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> RunResult:
         started = time.perf_counter()
         distributed.barrier(self.ctx)  # every process has checked the run directory before the main one writes
         if self.resume:
@@ -341,11 +390,35 @@ class Trainer:
 
     def _resume(self) -> None:
         """Restore the run directory's checkpoint and put the run directory back in step with it."""
-        checkpoint = load_checkpoint(self.run_dir.checkpoint_file)
-        self.model.load_state_dict(checkpoint.model)
-        self.optimizer.load_state_dict(checkpoint.optimizer)
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(checkpoint.scheduler)
+        path = self.run_dir.checkpoint_file
+        checkpoint = load_checkpoint(path)
+        fix = (
+            f"was {RUN_CONFIG_FILE} edited, or the checkpoint copied from another run? Restore them, or train "
+            "afresh with --overwrite"
+        )
+        if checkpoint.config is not None and checkpoint.config != self._resumable_config():
+            changed = _differences(checkpoint.config, self._resumable_config())
+            saved = self.run_dir.path / RUN_CONFIG_FILE
+            raise HSCLError(
+                f"{path}: was written with {changed[0][0]}={changed[0][1]!r}, but {saved} has {changed[0][2]!r}"
+                + (f" (and {len(changed) - 1} more difference{'s' if len(changed) > 2 else ''})" if changed[1:] else "")
+                + f"; {fix}"
+            )
+        try:
+            self.model.load_state_dict(checkpoint.model)
+            self.optimizer.load_state_dict(checkpoint.optimizer)
+            if self.scheduler is not None:
+                if checkpoint.scheduler is None:
+                    raise ValueError("the checkpoint has no learning-rate schedule, the config has one")
+                self.scheduler.load_state_dict(checkpoint.scheduler)
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            detail = next(
+                (line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err).splitlines()[0]
+            )
+            raise HSCLError(
+                f"{path}: does not fit the model that {self.run_dir.path / RUN_CONFIG_FILE} describes "
+                f"({detail[:200]}); {fix}"
+            ) from None
         if len(checkpoint.rng) != self.ctx.world_size:
             logger.warning(
                 "the checkpoint was written by %d processes and is resumed by %d: training carries on "
@@ -355,6 +428,7 @@ class Trainer:
             )
         restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
         self.state = state = checkpoint.state
+        self.checkpointed = state.epoch
         if self.ctx.is_main:
             self.run_dir.keep_epochs(state.epoch)
             selected = self.run_dir.selected_epoch()
@@ -377,8 +451,23 @@ class Trainer:
             scheduler = None if self.scheduler is None else self.scheduler.state_dict()
             save_checkpoint(
                 self.run_dir.checkpoint_file,
-                Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), scheduler, self.state, rng),
+                Checkpoint(
+                    self.model.state_dict(),
+                    self.optimizer.state_dict(),
+                    scheduler,
+                    self.state,
+                    rng,
+                    self._resumable_config(),
+                ),
             )
+        self.checkpointed = self.state.epoch
+
+    def _resumable_config(self) -> dict:
+        """The config as a checkpoint records it: all but how the run runs (what `resume` may change)."""
+        values = self.config.to_dict()
+        for key in RESUME_RUNTIME_FIELDS:
+            values["train"].pop(key, None)
+        return values
 
     def _export_best(self) -> None:
         """Write the current weights as the selected model (atomically), then record which epoch they are."""
@@ -401,6 +490,18 @@ class Trainer:
         self.run_dir.write_projections(
             name, split_projections(model, self.encoded["test"], self.config.train.eval_batch_size, self.device)
         )
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, old value, new value) of every leaf where two nested mappings differ."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append((f"{prefix}{key}", a, b))
+    return found
 
 
 def train(

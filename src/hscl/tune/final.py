@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +14,12 @@ from hscl.benchmark.page import comparison_table, paired_comparison, results_tab
 from hscl.benchmark.runner import RowResult, collect_row, run_key_dir, train_and_mark
 from hscl.benchmark.suites import Row
 from hscl.config import load_config
-from hscl.files import write_text
+from hscl.files import open_atomic, write_text
 from hscl.metrics import PERCENT_KEYS
 from hscl.provenance import code_version
 from hscl.training.run_records import RunDir
 from hscl.tune.outputs import BEST_YAML, IMAGES_DIR, completed
+from hscl.tune.pictures import PICTURES, picture_notes
 from hscl.tune.study import TuneSettings
 
 if TYPE_CHECKING:
@@ -35,6 +35,21 @@ PRUNING = {
 }
 TUNED = Row("tuned", "Tuned on validation (best.yaml)")
 BASE = Row("base", "Base config (no tuning)")
+
+
+def check_page(settings: TuneSettings, page: Path) -> None:
+    """The results page of `--final-seeds`, its .json and its pictures folder checked before the study runs: writable,
+    and none of them what the study reads or keeps (its inputs, its storage, its trial and final runs)."""
+    from hscl.errors import ConfigError
+    from hscl.files import check_output_file, check_output_folder
+    from hscl.tune.study import TRIALS_DIR, storage_file, study_inputs
+
+    if page.suffix != ".md":
+        raise ConfigError(f"--results {page}: a results page is Markdown; give a file name ending in .md")
+    reads = [*study_inputs(settings), storage_file(settings), settings.out / TRIALS_DIR, settings.out / FINAL_DIR]
+    check_output_file(page, reads)
+    check_output_file(page.with_suffix(".json"), reads)
+    check_output_folder(page.parent / IMAGES_DIR / page.stem, reads)
 
 
 def run_final(
@@ -151,11 +166,15 @@ def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowRes
     """The results page of a study and its test-once comparison, with a .json of the same numbers beside it."""
     facts = study_facts(study, settings)
     images = page.parent / IMAGES_DIR / page.stem
-    images.mkdir(parents=True, exist_ok=True)
     pictures = []
-    for source in sorted((settings.out / IMAGES_DIR).glob("*.png")):
-        shutil.copyfile(source, images / source.name)
-        pictures.append(f"![{source.stem}]({(images / source.name).relative_to(page.parent).as_posix()})")
+    for name in PICTURES:  # the study's pictures as they are now; one it no longer draws goes from the page too
+        source, target = settings.out / IMAGES_DIR / f"{name}.png", images / f"{name}.png"
+        if not source.is_file():
+            target.unlink(missing_ok=True)
+            continue
+        with open_atomic(target, binary=True) as handle:
+            handle.write(source.read_bytes())
+        pictures.append(f"![{name}]({target.relative_to(page.parent).as_posix()})")
     tuned, base = results
     comparison = paired_comparison(tuned, base)
     metric = facts["metric"]
@@ -208,6 +227,7 @@ def write_page(study: optuna.Study, settings: TuneSettings, results: list[RowRes
         "",
         *pictures,
         "",
+        *(f"*{note}*\n" for note in picture_notes(study, settings.space).values()),
     ]
     write_text(page, "\n".join(parts))
     payload = {

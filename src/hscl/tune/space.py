@@ -21,10 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from hscl.config import load_config
-from hscl.config.files import parse_yaml
+from hscl.config.files import parse_yaml, read_yaml_file
 from hscl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -107,23 +105,16 @@ def shipped_spaces() -> list[str]:
 def read_space(name_or_path: str | Path) -> SearchSpace:
     """A search space from a YAML file, or a shipped one by name; a `ConfigError` for anything malformed."""
     path = Path(name_or_path)
-    if path.is_file():
+    if path.exists() or path.is_symlink():
         source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"{source}: not a text file; a search space is YAML (see the shipped ones)") from None
+        values = read_yaml_file(path, "search-space file")
     elif str(name_or_path) in shipped_spaces():
         source = f"{name_or_path} (shipped space)"
-        text = resources.files(SPACE_PACKAGE).joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
+        values = parse_yaml(resources.files(SPACE_PACKAGE).joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8"))
     else:
         raise ConfigError(
             f"{name_or_path}: no such space file, and not a shipped space ({', '.join(shipped_spaces())})"
         )
-    try:
-        values = parse_yaml(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(err).split())}") from err
     if not isinstance(values, dict) or set(values) - {"description", "params"} or not values.get("params"):
         raise ConfigError(
             f"{source}: expected a mapping with a non-empty `params` mapping (and an optional `description`)"

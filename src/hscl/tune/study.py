@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import multiprocessing
 import os
 import platform
 import shutil
 import signal
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from hscl.config import load_config
 from hscl.errors import ConfigError, HSCLError
+from hscl.files import check_output_folder
 from hscl.metric_names import LOWER_IS_BETTER
 from hscl.tune.space import SearchSpace, check_space, trial_config
 
@@ -39,6 +42,7 @@ PRUNERS = ("median", "hyperband", "none")
 KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or the whole run directory (model)
 STORAGE_FILE = "study.db"
 INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
+MAX_RETRIES = 2  # a trial whose worker was killed or lost is run again (same values) at most this many times
 TRIALS_DIR = "trials"
 RUNTIME_FIELDS = ("device", "progress_bar")  # train.* fields that may differ between workers of one study
 
@@ -97,9 +101,8 @@ def validated(settings: TuneSettings) -> TuneSettings:
         raise ConfigError(f"--pruner {settings.pruner!r}: expected one of {', '.join(PRUNERS)}")
     if settings.keep not in KEEP:
         raise ConfigError(f"--keep {settings.keep!r}: expected one of {', '.join(KEEP)}")
-    if settings.out.exists() and not settings.out.is_dir():
-        raise ConfigError(f"--out {settings.out}: exists and is not a directory")
-    settings.base_config()  # the base config is valid (select_metric among them)
+    base = settings.base_config()  # the base config is valid (select_metric among them)
+    check_output_folder(settings.out, study_inputs(settings, base))
     set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
     pinned = tuple(p.path for p in settings.space.params if p.path in set_paths)
     space = settings.space.without(set(pinned))
@@ -108,6 +111,23 @@ def validated(settings: TuneSettings) -> TuneSettings:
     check_space(space, settings.preset, settings.config_path, list(settings.overrides))
     check_storage_url(settings.storage)
     return dataclasses.replace(settings, space=space, pinned=pinned)
+
+
+def study_inputs(settings: TuneSettings, base: RunConfig | None = None) -> list[str | Path | None]:
+    """What a study reads: its config and space files, its data and its text model (never inside its outputs)."""
+    base = base or settings.base_config()
+    space = Path(settings.space.source)
+    return [settings.config_path, space if space.exists() else None, base.data.path, base.check_text_model().path]
+
+
+def storage_file(settings: TuneSettings) -> Path | None:
+    """The file holding the study's storage (SQLite or journal), or None for a database server."""
+    url = settings.storage_url
+    if url.startswith("journal:"):
+        return Path(url[len("journal:") :])
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    return None
 
 
 def check_storage_url(url: str | None) -> None:
@@ -152,10 +172,68 @@ def open_storage(settings: TuneSettings) -> optuna.storages.BaseStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat, grace_period=2 * settings.heartbeat
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=settings.heartbeat,
+                grace_period=2 * settings.heartbeat,
+                heartbeat_stale_trial_callback=retry_callback(),
             )
     except Exception as err:
         raise ConfigError(f"--storage {url!r}: cannot open it: {_one_line(err)}") from err
+
+
+def retry_callback() -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """What becomes of a trial whose worker was killed or lost: it is queued again with the same values (up to
+    `MAX_RETRIES` times), and the lost one no longer counts toward `--trials` (`counted_trials`)."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """The trials that count toward `--trials`: all of them, in any state, except those lost with their worker that
+    have been queued again (their retry counts instead)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
+    return len(trials) - len(retried)
+
+
+def worker_tag() -> str:
+    """This process as a trial records it (`host:pid`), so that a trial whose process died is recognised at once."""
+    return f"{platform.node()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process has that number now
+        return True
+    return True
+
+
+def fail_dead_local_trials(study: optuna.Study) -> list[int]:
+    """Fail, and queue again, the running trials of processes on this machine that no longer exist (a worker
+    killed with SIGKILL or by the out-of-memory killer), without waiting two heartbeats; their numbers."""
+    import optuna
+
+    storage = study._storage
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if host != platform.node() or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"its worker (pid {pid}) was killed")
+            if storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL):
+                retry_callback()(study, storage.get_trial(trial._trial_id))
+                failed.append(trial.number)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first
+            continue
+    return failed
 
 
 def definition(settings: TuneSettings) -> dict[str, Any]:
@@ -182,7 +260,12 @@ def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     wanted = definition(settings)
     metric = wanted["metric"]
     direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
-    study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction, load_if_exists=True)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" / "using an existing study" lines
+    try:
+        study = optuna.create_study(storage=storage, study_name=settings.name, direction=direction, load_if_exists=True)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     stored = study.user_attrs.get("hscl")
     if stored is None:
         study.set_user_attr("hscl", wanted)
@@ -196,6 +279,7 @@ def open_study(settings: TuneSettings, worker: int = 0) -> optuna.Study:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    fail_dead_local_trials(study)
     seed = int(np.random.SeedSequence([settings.sampler_seed, worker, len(study.trials)]).generate_state(1)[0])
     pruner = {
         "median": optuna.pruners.MedianPruner(),
@@ -241,6 +325,7 @@ class Objective:
         config = self.settings.config_for(params, "train.progress_bar=false")
         run_dir = self.settings.out / TRIALS_DIR / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", f"{platform.node()}:{run_dir}")
+        trial.set_user_attr("worker", worker_tag())
 
         def report(epoch: int, valid: dict[str, float]) -> None:
             value = valid[self.metric]
@@ -275,38 +360,64 @@ def tidy(run_dir: Path, keep: str) -> None:
 
 
 def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
-    """Run trials in this process until the study holds `settings.trials` trials (or the timeout passes)."""
-    import optuna
+    """Run trials in this process until the study holds `settings.trials` counted trials (or the timeout passes)."""
     import torch
 
     study = open_study(settings, worker)
-    remaining = settings.trials - len(study.trials)
-    if remaining <= 0:
+    if counted_trials(study) >= settings.trials:
         return
+
+    def stop_when_full(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if counted_trials(study) >= settings.trials:
+            study.stop()
+
+    quiet_interrupts()
     study.optimize(
         Objective(settings, dataset),
-        n_trials=remaining,
         timeout=settings.timeout,
         catch=(HSCLError, torch.OutOfMemoryError),
         gc_after_trial=True,
-        callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)],
+        callbacks=[stop_when_full],
     )
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's report of a trial stopped by Ctrl-C (a traceback, then a 'failed with value None' line): the
+    trial is recorded as failed ("interrupted") and the command says in one line that the study is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.interrupted.add(message.split(" failed", 1)[0])
+            return False
+        return not any(message.startswith(f"{trial} failed with value") for trial in self.interrupted)
+
+
+def quiet_interrupts() -> None:
+    """Install `_NoInterruptTraceback` on the logger Optuna reports failed trials with (once per process)."""
+    target = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _NoInterruptTraceback) for f in target.filters):
+        target.addFilter(_NoInterruptTraceback())
 
 
 def _worker(settings: TuneSettings, worker: int, threads: int) -> None:
     """A spawned worker process: quiet libraries, its share of the CPU threads, trials until the study is full."""
-    import logging
-
-    import torch
-
-    from hscl.training.runtime import quiet_transformers
-
-    logging.basicConfig(level=logging.INFO, format=f"[worker {worker}] %(message)s")
-    quiet_transformers()
-    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # started with SIGINT ignored (see _run_workers)
     try:
+        import torch
+
+        from hscl.training.runtime import quiet_transformers
+
+        logging.basicConfig(level=logging.INFO, format=f"[worker {worker}] %(message)s")
+        logging.getLogger("torch").setLevel(logging.WARNING)
+        quiet_transformers()
+        torch.set_num_threads(threads)
         optimise(settings, worker)
-    except KeyboardInterrupt:  # the running trial is already recorded as failed ("interrupted")
+    except KeyboardInterrupt:  # the running trial, if any, is already recorded as failed ("interrupted")
         raise SystemExit(130) from None
 
 
@@ -326,7 +437,7 @@ def run_study(
         open_storage(settings)  # a bad remote storage fails before anything is written
     settings.out.mkdir(parents=True, exist_ok=True)
     study = open_study(settings)
-    done = len(study.trials)
+    done = counted_trials(study)
     if done >= settings.trials:
         log(f"study {settings.name!r} already holds {done} trials (--trials {settings.trials}); nothing to run")
     elif settings.jobs == 1:
@@ -337,23 +448,51 @@ def run_study(
             f"study {settings.name!r}: {done} trials so far, {settings.jobs} workers running up to "
             f"{settings.trials - done} more"
         )
-        _run_workers(settings)
+        _run_workers(settings, log)
     return open_study(settings)
 
 
-def _run_workers(settings: TuneSettings) -> None:
-    """Run `settings.jobs` spawned worker processes; on Ctrl-C pass it on to them and wait."""
+def _load(settings: TuneSettings) -> optuna.Study:
+    """The study as it stands in its storage (no checks, no sampler: for reading and failing lost trials)."""
+    import optuna
+
+    return optuna.load_study(study_name=settings.name, storage=open_storage(settings))
+
+
+def _run_workers(settings: TuneSettings, log: Callable[[str], None] = print) -> None:
+    """Run `settings.jobs` spawned worker processes; on Ctrl-C pass it on to them and wait. A worker that dies
+    (killed, out of memory) has its running trial failed and queued again at once; the others carry on."""
+    from multiprocessing.connection import wait
+
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // settings.jobs)
     workers = [
         context.Process(target=_worker, args=(settings, index, threads), name=f"hscl-tune-{index}")
         for index in range(settings.jobs)
     ]
-    for process in workers:
-        process.start()
+    # children start deaf to Ctrl-C until `_worker` runs (an interrupt during their start-up would print an import
+    # traceback); signal handlers can only be set from the main thread
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
         for process in workers:
-            process.join()
+            process.start()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        running = list(workers)
+        while running:
+            for sentinel in wait([p.sentinel for p in running]):
+                process = next(p for p in running if p.sentinel == sentinel)
+                process.join()
+                running.remove(process)
+                if process.exitcode not in (0, 130):
+                    lost = fail_dead_local_trials(_load(settings))
+                    log(
+                        f"worker {workers.index(process)} stopped (exit status {process.exitcode})"
+                        + (f"; its trial {', '.join(map(str, lost))} failed and is queued again" if lost else "")
+                    )
     except KeyboardInterrupt:  # a terminal's Ctrl-C reaches the workers too; pass it on to any that missed it
         for process in workers:
             process.join(timeout=INTERRUPT_GRACE)
@@ -363,8 +502,8 @@ def _run_workers(settings: TuneSettings) -> None:
             process.join()
         raise
     failed = [f"worker {i} (exit status {p.exitcode})" for i, p in enumerate(workers) if p.exitcode != 0]
-    if failed:
+    if failed and counted_trials(_load(settings)) < settings.trials:
         raise HSCLError(
-            f"{', '.join(failed)} stopped with an error (logged above); the trials recorded are "
+            f"{', '.join(failed)} stopped before the study was full (see above); the trials recorded are "
             "kept, run the same command again to carry on"
         )

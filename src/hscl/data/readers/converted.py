@@ -26,6 +26,7 @@ import numpy as np
 
 from hscl.data.types import MODALITIES, SPLITS, MSADataset, Sequences, SplitData
 from hscl.errors import DataError
+from hscl.files import file_problem
 
 MANIFEST_FILE = "hscl_dataset.json"
 TEXTS_FILE = "texts.csv"
@@ -70,7 +71,7 @@ def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
     if not manifest.labelled and not allow_unlabelled:
         raise DataError(
             folder,
-            "has no labels (extracted from transcripts without a label column): it serves "
+            "has no labels (`hscl extract` was given no label for its utterances): it serves "
             "`hscl predict --data` only; add label and split columns to train or evaluate on it",
         )
     texts = _read_texts(folder / TEXTS_FILE, manifest.sizes)
@@ -83,8 +84,8 @@ def read(path: str | Path, allow_unlabelled: bool = False) -> MSADataset:
 
 def read_manifest(path: Path) -> Manifest:
     """Parse and check `hscl_dataset.json`."""
-    if not path.is_file():
-        raise DataError(path, "no such file; not a converted hscl dataset")
+    if problem := file_problem(path):
+        raise DataError(path, f"{problem}; not a converted hscl dataset")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -160,8 +161,8 @@ def _is_count(value: Any) -> bool:
 
 def _read_texts(path: Path, sizes: dict[str, int]) -> dict[str, tuple[list[str], list[str]]]:
     """Ids and texts of each split, in file order; counts must match the manifest."""
-    if not path.is_file():
-        raise DataError(path, "no such file")
+    if problem := file_problem(path):
+        raise DataError(path, problem)
     columns: dict[str, tuple[list[str], list[str]]] = {split: ([], []) for split in SPLITS}
     try:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -187,8 +188,8 @@ def _read_texts(path: Path, sizes: dict[str, int]) -> dict[str, tuple[list[str],
 def _read_split(path: Path, manifest: Manifest, split: str, ids: list[str], texts: list[str]) -> SplitData:
     """One split's arrays, checked against the manifest, with sequences re-padded."""
     n = manifest.sizes[split]
-    if not path.is_file():
-        raise DataError(path, "no such file")
+    if problem := file_problem(path):
+        raise DataError(path, problem)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}

@@ -33,6 +33,7 @@ from hscl.data.readers._common import (
 from hscl.data.safe_pickle import load_pickle
 from hscl.data.types import SPLITS, MSADataset, SplitData
 from hscl.errors import DataError
+from hscl.files import file_problem
 
 logger = logging.getLogger("hscl.data")
 
@@ -96,8 +97,8 @@ def _find_label_csv(pickle_path: Path) -> Path:
 
 def read_label_csv(path: Path) -> list[LabelRow]:
     """The rows of a MulT label CSV, in file order; a `DataError` for missing columns or bad values."""
-    if not path.is_file():
-        raise DataError(path, "no such label CSV")
+    if problem := file_problem(path, "label CSV"):
+        raise DataError(path, problem)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []

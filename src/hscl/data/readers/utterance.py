@@ -21,6 +21,7 @@ import numpy as np
 
 from hscl.data.types import SPLITS, MSADataset, Sequences, SplitData
 from hscl.errors import ConfigError, DataError
+from hscl.files import file_problem
 
 SEGMENTS_FILE = "segments.csv"
 CONVERTED_MARKER = "hscl_dataset.json"
@@ -90,8 +91,8 @@ def read(
 
 def read_segments(csv_path: Path, split_column: str, text_column: str) -> Segments:
     """Parse `segments.csv` with the csv module; every cell stays a string except the label."""
-    if not csv_path.is_file():
-        raise DataError(csv_path, "no such file")
+    if problem := file_problem(csv_path):
+        raise DataError(csv_path, problem)
     try:
         with csv_path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -126,8 +127,8 @@ def read_segments(csv_path: Path, split_column: str, text_column: str) -> Segmen
 
 def read_vectors(npy_path: Path, n_rows: int) -> np.ndarray:
     """A `(n_rows, d)` float32 matrix from a `.npy` file, loaded without pickle."""
-    if not npy_path.is_file():
-        raise DataError(npy_path, "no such file (pass None to turn this modality off)")
+    if problem := file_problem(npy_path):
+        raise DataError(npy_path, f"{problem} (pass None to turn this modality off)")
     try:
         array = np.load(npy_path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
@@ -166,6 +167,8 @@ def _parse_label(csv_path: Path, where: str, text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
+    if not text.strip():
+        raise DataError(csv_path, f"{where}: the label cell is empty; every row needs a label")
     if not math.isfinite(value):
         raise DataError(csv_path, f"{where}: column 'label' is {text!r}, not a finite number")
     return value
