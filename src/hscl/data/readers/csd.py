@@ -103,7 +103,7 @@ def read(
         raise DataError(folder, f"expected a folder of CMU-MultimodalSDK {SUFFIX} files")
     files = choose_files(folder, options)
     with ExitStack() as stack:
-        sequences = {role: stack.enter_context(Sequence.open(file, role)) for role, file in files.items()}
+        sequences = {role: stack.enter_context(CsdFile.open(file)) for role, file in files.items()}
         return _read(folder, sequences, options)
 
 
@@ -165,18 +165,17 @@ def _is_csd(path: Path) -> bool:
 
 
 @dataclass
-class Sequence:
+class CsdFile:
     """One open computational sequence file and the checks on its entries."""
 
     path: Path
-    role: str
     handle: h5py.File
     data: h5py.Group
     metadata: dict[str, str]
     dim: int | None = None  # feature size, fixed by the first entry read
 
     @classmethod
-    def open(cls, path: Path, role: str) -> Sequence:
+    def open(cls, path: Path) -> CsdFile:
         """Open `path` and check its root group, `data` group and metadata."""
         try:
             handle = h5py.File(path, "r")
@@ -190,13 +189,13 @@ class Sequence:
             data = root.get("data")
             if not isinstance(data, h5py.Group):
                 raise DataError(path, f"missing group '{roots[0]}/data' (one subgroup per video)")
-            metadata = _metadata(root.get("metadata"), path)
+            metadata = _metadata(root.get("metadata"))
         except Exception:
             handle.close()
             raise
-        return cls(path=path, role=role, handle=handle, data=data, metadata=metadata)
+        return cls(path=path, handle=handle, data=data, metadata=metadata)
 
-    def __enter__(self) -> Sequence:
+    def __enter__(self) -> CsdFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -286,7 +285,7 @@ class Sequence:
         return intervals, features[:, column].astype(np.float64)
 
 
-def _metadata(group: Any, path: Path) -> dict[str, str]:
+def _metadata(group: Any) -> dict[str, str]:
     """The metadata strings (absent in some copies: then empty)."""
     if not isinstance(group, h5py.Group):
         return {}
@@ -314,7 +313,7 @@ def dataset_name(metadata: dict[str, str]) -> str | None:
     return None
 
 
-def _choose_folds(folder: Path, sequences: dict[str, Sequence], choice: str) -> tuple[dict[str, list[str]], str]:
+def _choose_folds(folder: Path, sequences: dict[str, CsdFile], choice: str) -> tuple[dict[str, list[str]], str]:
     """The folds and a description of where they came from."""
     if choice in STANDARD_FOLDS:
         return standard_folds(choice), f"the standard {choice} folds (hscl/data/folds/{choice}.json)"
@@ -346,7 +345,7 @@ class _Split:
     frames: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"audio": [], "visual": []})
 
 
-def _read(folder: Path, sequences: dict[str, Sequence], options: CsdOptions) -> MSADataset:
+def _read(folder: Path, sequences: dict[str, CsdFile], options: CsdOptions) -> MSADataset:
     labels = sequences["labels"]
     modalities = [role for role in ("audio", "visual") if role in sequences]
     folds, fold_source = _choose_folds(folder, sequences, options.folds)
@@ -375,7 +374,7 @@ def _read(folder: Path, sequences: dict[str, Sequence], options: CsdOptions) -> 
     return MSADataset(splits=data, source=str(folder), format="csd", notes=notes, feature_files=feature_files)
 
 
-def _files_note(sequences: dict[str, Sequence], options: CsdOptions) -> str:
+def _files_note(sequences: dict[str, CsdFile], options: CsdOptions) -> str:
     roles = ", ".join(f"{role} {seq.path.name}" for role, seq in sequences.items())
     if options.alignment == "word":
         how = (
@@ -389,7 +388,7 @@ def _files_note(sequences: dict[str, Sequence], options: CsdOptions) -> str:
 
 
 def _fold_videos(
-    folds: dict[str, list[str]], sequences: dict[str, Sequence], source: str, notes: list[str], drop: bool
+    folds: dict[str, list[str]], sequences: dict[str, CsdFile], source: str, notes: list[str], drop: bool
 ) -> dict[str, list[str]]:
     """Each split's videos that have labels and every modality file; what is left out goes into the notes."""
     labels = sequences["labels"]
@@ -436,7 +435,7 @@ def _fold_videos(
 
 def _read_video(
     video: str,
-    sequences: dict[str, Sequence],
+    sequences: dict[str, CsdFile],
     modalities: list[str],
     options: CsdOptions,
     out: _Split,
@@ -446,7 +445,7 @@ def _read_video(
     tolerance = options.overlap_tolerance
     segments, values = sequences["labels"].labels(video, options.label_column)
     word_intervals, tokens = sequences["words"].words(video)
-    spoken = np.array([token != SILENCE for token in tokens], dtype=bool)
+    spoken = np.array([token not in (SILENCE, "") for token in tokens], dtype=bool)  # empty words hold no text
     counts["sp"] += int(np.count_nonzero(~spoken))
     word_intervals = word_intervals[spoken]
     tokens = [token for token, keep in zip(tokens, spoken) if keep]
@@ -517,7 +516,7 @@ def _count_notes(counts: dict[str, int], modalities: list[str], options: CsdOpti
             notes.append(f"{modality}: {empty} segments overlap no frame (empty sequences)")
 
 
-def _sequences(frames: list[np.ndarray], seq: Sequence, split: str) -> Sequences:
+def _sequences(frames: list[np.ndarray], seq: CsdFile, split: str) -> Sequences:
     """Right-padded float32 sequences of one modality, refused when the padded array would be too large."""
     dim = seq.dim or 0
     longest = max((len(f) for f in frames), default=0)
