@@ -446,7 +446,7 @@ def _read_video(
     segments, values = sequences["labels"].labels(video, options.label_column)
     word_intervals, tokens = sequences["words"].words(video)
     spoken = np.array([token not in (SILENCE, "") for token in tokens], dtype=bool)  # empty words hold no text
-    counts["sp"] += int(np.count_nonzero(~spoken))
+    counts["sp"] += tokens.count(SILENCE)
     word_intervals = word_intervals[spoken]
     tokens = [token for token, keep in zip(tokens, spoken) if keep]
     in_segment = overlapping(word_intervals, segments, tolerance)
