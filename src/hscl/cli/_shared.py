@@ -7,7 +7,7 @@ import logging
 import sys
 
 DEVICE_HELP = "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
-FORMAT_HELP = "dataset format (default: detect from the path): mult, mmim, mmsa, utterance, converted or synthetic"
+FORMAT_HELP = "dataset format (default: detect from the path): mult, mmim, mmsa, utterance, csd, converted or synthetic"
 
 
 def add_override_argument(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from hscl.config.base import Settings
 
-DATA_FORMATS: tuple[str, ...] = ("mult", "mmim", "mmsa", "utterance", "converted", "synthetic")
+DATA_FORMATS: tuple[str, ...] = ("mult", "mmim", "mmsa", "utterance", "csd", "converted", "synthetic")
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[int, Field(ge=1)]
 
@@ -70,6 +70,50 @@ class ConvertedOptions(Settings):
     )
 
 
+class CsdOptions(Settings):
+    """Reader options of the `csd` format (a folder of CMU-MultimodalSDK computational sequences)."""
+
+    words_file: str = Field("auto", description="words .csd in the folder; auto: the one named *TimestampedWords*")
+    audio_file: str | None = Field("auto", description="audio .csd; auto: the one named *COVAREP*; null: no audio")
+    visual_file: str | None = Field(
+        "auto", description="visual .csd; auto: *Facet*42*, else *Facet*41*, *Facet*, *OpenFace*; null: no visual"
+    )
+    labels_file: str = Field(
+        "auto", description="labels .csd; auto: *Opinion*Labels*, else *LabelsSentiment*, else *Labels* (not emotions)"
+    )
+    alignment: Literal["word", "none"] = Field(
+        "word",
+        description="word: one row per word, the mean of the frames overlapping it (the SDK recipe); "
+        "none: the frames inside each segment",
+    )
+    max_frames: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="alignment none: subsample longer segments to this many evenly spaced frames; null: all"
+    )
+    folds: str = Field(
+        "auto", description="auto (from the files' dataset name), mosi, mosei, or a JSON fold file of video ids"
+    )
+    label_column: Annotated[int, Field(ge=0)] = Field(
+        0, description="column of the labels file holding sentiment (MOSEI's labels: 0 of 7)"
+    )
+    overlap_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        1e-3, description="seconds by which intervals must overlap (the SDK's epsilon: 1e-3 on PyPI, 1e-5 now)"
+    )
+    drop_incomplete: bool = Field(
+        False,
+        description="leave out videos a modality file lacks and segments without words (as the SDK's unify "
+        "does), counted in the notes, instead of refusing the data",
+    )
+
+    @model_validator(mode="after")
+    def _max_frames_needs_frames(self) -> CsdOptions:
+        if self.max_frames is not None and self.alignment != "none":
+            raise ValueError(
+                f"max_frames={self.max_frames} subsamples frames, which only alignment 'none' keeps; "
+                "drop it or set alignment: none"
+            )
+        return self
+
+
 class NoOptions(Settings):
     """A format that takes no reader options."""
 
@@ -79,6 +123,7 @@ READER_OPTIONS: dict[str, type[Settings]] = {
     "mmim": NoOptions,
     "mmsa": NoOptions,
     "utterance": UtteranceOptions,
+    "csd": CsdOptions,
     "converted": ConvertedOptions,
     "synthetic": SyntheticConfig,
 }

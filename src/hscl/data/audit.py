@@ -216,12 +216,13 @@ def pool(sequences: Sequences) -> np.ndarray:
 
 
 def train_groups(ids: list[str]) -> np.ndarray:
-    """Cross-validation groups of train rows: the `<video>` part of ids that read `<video>_<clip number>`.
+    """Cross-validation groups of train rows: the `<video>` part of ids that read `<video>_<clip number>` or
+    `<video>[<segment number>]` (the CMU-MultimodalSDK's form, read by the csd format).
 
     Rows of one video share a speaker, so folds that split a video would score train too kindly.
     With fewer than `CV_FOLDS` groups the probe folds rows instead.
     """
-    return np.unique([re.sub(r"_\d+$", "", sample_id) for sample_id in ids], return_inverse=True)[1]
+    return np.unique([re.sub(r"(_\d+|\[\d+\])$", "", sample_id) for sample_id in ids], return_inverse=True)[1]
 
 
 def feature_stats(matrices: dict[str, np.ndarray]) -> FeatureStats:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hscl.data.readers import converted, mmim, mmsa, mult, synthetic, utterance
+from hscl.data.readers import converted, csd, mmim, mmsa, mult, synthetic, utterance
 from hscl.data.types import MSADataset
 from hscl.data.validate import validate_dataset
 from hscl.errors import DataError
@@ -22,6 +22,7 @@ READERS: dict[str, Reader] = {
     "mmim": mmim.read,
     "mmsa": mmsa.read,
     "utterance": utterance.read,
+    "csd": csd.read,
     "converted": converted.read,
     "synthetic": synthetic.read,
 }
@@ -33,6 +34,7 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "mmim": mmim.detect,
     "mmsa": mmsa.detect,
     "mult": mult.detect,
+    "csd": csd.detect,
 }
 
 
