@@ -218,7 +218,7 @@ def test_hscl_train_under_torchrun(no_dropout_bert, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,  # a guard against a hang, never an expected time
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("test (epoch 1 selected on valid)") == 1  # printed by the main process only

@@ -6,9 +6,7 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ from hscl.training.checkpoint import (
 )
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.trainer import NonFiniteLossError, Trainer, resume
+from stopping import interrupt, start_stopping, wait_until_stopped
 
 SIZES = {"n_train": 40, "n_valid": 24, "n_test": 20, "seed": 3, "max_audio_len": 12, "max_visual_len": 10}
 EPOCHS = 4
@@ -119,46 +118,39 @@ def reference(config_file, tmp_path_factory) -> Path:
     return run
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, tmp_path):
-    run = tmp_path / "run"
+def one_process_env() -> dict[str, str]:
+    """The environment of a single-process `hscl train` with one intra-op thread."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    return env
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, tmp_path):
+    """SIGKILL in the middle of epoch 2 (epoch 1 checkpointed); the resumed run is the uninterrupted one."""
+    run = tmp_path / "run"
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--no-progress"]
+    process = start_stopping(arguments, one_process_env())
+    wait_until_stopped(process)
     process.send_signal(signal.SIGKILL)
-    _, stderr = process.communicate()
-    assert process.returncode == -signal.SIGKILL, f"the run ended on its own before the kill: {stderr.decode()}"
-    assert not (run / layout.TEST_METRICS_FILE).exists()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch < EPOCHS
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not (run / layout.TEST_METRICS_FILE).exists() and len(epoch_records(run)) == 1
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch == 1
 
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     assert_same_run(run, reference)
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):
-    """SIGINT mid-training: exit 130, one line saying how to resume, no traceback; the resumed run is the same."""
+    """SIGINT in the middle of epoch 2: exit 130, one line saying how to resume, no traceback; the resumed run
+    is the same."""
     run = tmp_path / "run"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
-    env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--no-progress"]
+    process = start_stopping(arguments, one_process_env())
+    wait_until_stopped(process)
+    interrupt(process)
     _, stderr = process.communicate()
-    assert process.returncode == 130, f"the run ended on its own before Ctrl-C: {stderr.decode()}"
+    assert process.returncode == 130, stderr.decode()
     assert stderr.decode().strip().splitlines() == [f"hscl: interrupted; resume with: hscl train --resume {run}"]
     assert not list(run.rglob("*.tmp"))
 
@@ -345,3 +337,9 @@ def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path):
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "absent")]) == 2
     assert "config.yaml" in capsys.readouterr().err
+
+
+def test_waiting_for_the_stop_fails_clearly_when_the_command_exits_first(tmp_path):
+    process = start_stopping(["train", "--config", str(tmp_path / "missing.yaml")], one_process_env())
+    with pytest.raises(AssertionError, match=r"exited \(2\) before epoch 2: .*missing.yaml: no such config file"):
+        wait_until_stopped(process)

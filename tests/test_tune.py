@@ -5,10 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +19,8 @@ from hscl.training import run_records as layout
 from hscl.training.run_records import RunDir
 from hscl.tune.outputs import write_outputs
 from hscl.tune.space import read_space, shipped_spaces
-from hscl.tune.study import TuneSettings, run_study, validated
+from hscl.tune.study import TuneSettings, open_study, run_study, validated
+from stopping import start_stopping, wait_until_stopped
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -319,10 +316,7 @@ def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings
 
 def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings):
     settings = dataclasses.replace(settings, overrides=(*settings.overrides, "train.epochs=2"))
-    command = [
-        sys.executable,
-        "-m",
-        "hscl.cli",
+    arguments = [
         "tune",
         "--preset",
         "demo",
@@ -336,18 +330,24 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings
         "--heartbeat",
         "1",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    epochs = settings.out / "trials" / "0000" / layout.EPOCHS_FILE
-    deadline = time.monotonic() + 60
-    while not (epochs.is_file() and epochs.read_text()) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)  # mid-trial: after its first epoch, before its second
-    process.wait()
-    time.sleep(2.5)  # two heartbeats
+    process = start_stopping(arguments)
+    wait_until_stopped(process)  # trial 0 is running, in the middle of its second epoch
+    assert len((settings.out / "trials" / "0000" / layout.EPOCHS_FILE).read_text().splitlines()) == 1
+    process.kill()
+    process.communicate()
+    stale_trial_failed(validated(settings))
     study = run_study(settings)
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
     rows = read_rows(write_outputs(study, settings)["trials"])
     assert "its worker was killed or lost" in rows[0]["reason"]
+
+
+def stale_trial_failed(settings: TuneSettings, deadline: float = 600.0) -> None:
+    """Wait until the study's first trial, whose worker was killed, is failed for its missed heartbeats."""
+    give_up = time.monotonic() + deadline
+    while open_study(settings).trials[0].state.name != "FAIL":
+        assert time.monotonic() < give_up, f"the killed trial was not failed within {deadline:.0f} s"
+        time.sleep(0.2)
 
 
 def test_ctrl_c_fails_the_running_trial_cleanly_and_exits_130(settings, monkeypatch):
