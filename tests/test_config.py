@@ -331,6 +331,7 @@ def test_schema_validates_presets_and_describes_paper_symbols(tmp_path):
     "argv",
     [
         ["--help"],
+        ["--version"],
         ["presets"],
         ["config", "show", "--preset", "demo"],
         ["config", "schema"],

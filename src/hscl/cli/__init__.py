@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from hscl.cli._shared import Parser, VersionAction
 from hscl.errors import HSCLError
 
 # Subcommands in the order `hscl --help` lists them; each name is a module of this package.
@@ -31,10 +32,13 @@ INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports SIGINT
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hscl` command, every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="hscl", description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis."
+    parser = Parser(
+        prog="hscl",
+        description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis. "
+        "`hscl COMMAND --help` describes a command, its options and their defaults.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=VersionAction, help="print the versions of hscl, Python and torch")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"hscl.cli.{name}").add_parser(sub)
     return parser

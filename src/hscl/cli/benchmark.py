@@ -26,10 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once, each in its own process (e.g. several on one GPU)"
     )
-    parser.add_argument("--out", help="runs directory (default runs/benchmark-<suite>[-quick])")
+    parser.add_argument("--out", help="runs directory (default: runs/benchmark-<suite>[-quick])")
     parser.add_argument(
         "--results",
-        help="results page to write, with its .json summary beside it (default docs/results/<suite>[-quick].md)",
+        help="results page to write, with its .json summary beside it (default: docs/results/<suite>[-quick].md)",
     )
     add_override_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip the pictures")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hscl.cli._shared import DEVICE_HELP, add_override_argument, start_logging
+from hscl.cli._shared import DEVICE_HELP, TRAIN_LEGEND, add_override_argument, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,34 +14,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train (select on valid, test once); also under torchrun",
         description="Train HSCL: fit on train, select the epoch on valid, score test once.",
+        epilog=TRAIN_LEGEND,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a shipped preset (see `hscl presets`)")
     source.add_argument("--config", help="a YAML config file (see `hscl config show` for every field)")
     source.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted run from its last checkpoint")
     add_override_argument(parser)
-    parser.add_argument("--seeds", type=int, nargs="+", help="train once per seed and summarise mean ± std")
     parser.add_argument(
-        "--out", help="run directory (default runs/<name>-<time>); must be new or empty, unless --overwrite"
+        "--seeds", type=int, nargs="+", metavar="SEED", help="train once per seed and summarise mean ± std"
+    )
+    parser.add_argument(
+        "--out",
+        help="run directory; must be new or empty, unless --overwrite (default: runs/<name>-<time>, a new "
+        "folder each time)",
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run (or multi-seed runs) already in --out, once every check has passed",
     )
-    parser.add_argument("--device", help=f"{DEVICE_HELP} (= train.device)")
+    parser.add_argument("--device", help=f"{DEVICE_HELP} (default: the config's train.device)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--log",
         choices=("files", "tensorboard"),
-        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (= train.log)",
+        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (default: the config's "
+        "train.log, files in every preset)",
     )
     parser.add_argument(
         "--checkpoint-every",
         type=int,
         metavar="N",
         help="write the resumable checkpoint every N epochs, and on every improvement "
-        "(= train.checkpoint_every, default 1)",
+        "(default: the config's train.checkpoint_every, 1 in every preset)",
     )
     parser.set_defaults(func=run)
 

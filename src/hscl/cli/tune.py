@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--pruner",
         default="median",
         choices=("median", "hyperband", "none"),
-        help="prunes trials on their per-epoch validation value (default median)",
+        help="prunes trials on their per-epoch validation value",
     )
     parser.add_argument(
         "--sampler-seed",
@@ -82,7 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--results",
         metavar="PAGE",
-        help="results page of --final-seeds (default STUDY_DIR/results.md), pictures beside it",
+        help="results page of --final-seeds (default: STUDY_DIR/results.md), pictures beside it",
     )
     parser.set_defaults(func=run)
 
