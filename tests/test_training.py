@@ -211,3 +211,54 @@ def test_an_epoch_steps_the_optimizer_before_the_scheduler_without_a_warning(tin
         trainer.train_epoch(1)
     assert [str(w.message) for w in caught if "lr_scheduler" in str(w.message) or "optimizer" in str(w.message)] == []
     assert trainer.scheduler is not None and trainer.scheduler.last_epoch == 1
+
+
+def test_the_python_api_logs_each_epoch_and_the_result(tiny_text_model_dir, tmp_path):
+    """`hscl.train` from a script that set up no logging prints what the command line prints."""
+    import os
+    import subprocess
+    import sys
+
+    config = tiny_config(tiny_text_model_dir, "audio", epochs=2)
+    script = (
+        "import json, sys\nimport hscl\nhscl.train(hscl.RunConfig.from_values(json.loads(sys.argv[2])), sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "run"), json.dumps(config.to_dict())],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    lines = done.stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2", lines[2]], done.stdout
+    assert lines[2].startswith("selected epoch ") and " test mae " in lines[2]
+
+
+def test_progress_logs_step_aside_for_an_application_that_set_up_logging(monkeypatch):
+    import logging
+
+    from hscl.training.runtime import show_progress_logs
+
+    package, root = logging.getLogger("hscl"), logging.getLogger()
+    monkeypatch.setattr(package, "handlers", [])
+    monkeypatch.setattr(package, "level", logging.NOTSET)
+    monkeypatch.setattr(root, "handlers", [])
+    show_progress_logs()
+    show_progress_logs()
+    assert len(package.handlers) == 1 and package.level == logging.INFO  # once, however often it is called
+    root.handlers = [logging.NullHandler()]  # the application configures logging later on
+    show_progress_logs()
+    assert package.handlers == []
+    package.level, root.handlers = logging.WARNING, []  # or sets hscl's level itself
+    show_progress_logs()
+    assert package.handlers == [] and package.level == logging.WARNING
+
+
+def test_the_progress_bar_counts_epochs_of_the_planned_number(tiny_text_model_dir, tmp_path, capsys):
+    from hscl.training.trainer import Trainer
+
+    config = tiny_config(tiny_text_model_dir, "audio", epochs=3)
+    trainer = Trainer(config.replace(train=config.train.replace(progress_bar=True)), tmp_path / "run")
+    trainer.train_epoch(1)
+    assert "epoch 1/3" in capsys.readouterr().err

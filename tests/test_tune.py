@@ -405,7 +405,9 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert "| Tuned on validation (best.yaml) | 2 |" in page and "| Base config (no tuning) | 2 |" in page
     assert "`tuned` minus `base`" in page and "On test, over 2 seeds, tuned minus base mae is" in page
     assert "![history](img/tune/history.png)" in page and (tmp_path / "docs" / "img" / "tune" / "history.png").is_file()
-    assert summary["study"]["trials"] == 1 and "results page:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert summary["study"]["trials"] == 1 and "results page:" in out
+    assert f"pictures in {settings.out / 'img'}: history.png, epochs.png, parallel.png, slice.png" in out
     trial_dir = settings.out / "trials" / "0000"  # --keep run: the trial keeps its model, never its resume state
     assert (trial_dir / layout.MODEL_DIR).is_dir() and not (trial_dir / layout.CHECKPOINT_FILE).exists()
 
@@ -431,3 +433,35 @@ def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):
     path.write_bytes(bytes(range(128, 256)) * 4)
     with pytest.raises(ConfigError, match="not a text file"):
         read_space(path)
+
+
+def test_each_trial_says_k_of_n_and_the_best_so_far_instead_of_optunas_line(settings, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="hscl.tune")
+    optuna_lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: optuna_lines.append(record.getMessage())
+    optuna_loggers = [logging.getLogger(name) for name in ("optuna.study.study", "optuna.study._optimize")]
+    for target in optuna_loggers:
+        target.addHandler(handler)
+    try:
+        study = run_study(dataclasses.replace(settings, pruner="none"))
+    finally:
+        for target in optuna_loggers:
+            target.removeHandler(handler)
+    lines = [record.getMessage() for record in caplog.records if record.name == "hscl.tune"]
+    best = min(t.value for t in study.trials)
+    assert [line.split(" |")[0] for line in lines if " starts" in line] == [
+        "trial 1/2 (number 0) starts",
+        "trial 2/2 (number 1) starts",
+    ]
+    done = [line for line in lines if "complete" in line]
+    assert len(done) == 2 and done[0].startswith("trial 1/2 (number 0) complete: valid mae ")
+    assert done[1].startswith("trial 2/2 (number 1) complete") and f"best so far {best:.4f}" in done[1]
+    assert "train.lr_main=" in done[0] and "model.d_prjh=" in done[0]
+    assert not [line for line in optuna_lines if "finished with value" in line]
+    kept = logging.LogRecord(
+        "optuna.study._optimize", logging.WARNING, "", 0, "Trial 3 failed with value nan.", (), None
+    )
+    assert handler.filter(kept) and optuna_loggers[1].filter(kept)  # Optuna's other lines stay

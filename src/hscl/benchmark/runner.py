@@ -22,7 +22,7 @@ from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.provenance import code_version, machine_description
 from hscl.training.run_records import CompletionMark, RunDir
-from hscl.training.runtime import quiet_transformers
+from hscl.training.runtime import quiet_worker
 from hscl.training.trainer import train
 
 
@@ -113,7 +113,7 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
     queue = list(reversed(pending))
     failure: tuple[str, BaseException] | None = None
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_transformers
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_worker
     ) as pool:
         running: dict[Future, tuple[str, Path]] = {}
         while running or (queue and failure is None):

@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         f"study {settings.name!r}: {len(study.trials)} trials ({', '.join(f'{n} {s}' for s, n in states.items())}); "
         f"{outputs['trials']}"
     )
+    if outputs["pictures"]:
+        pictures = outputs["pictures"]
+        print(f"pictures in {pictures[0].parent}: {', '.join(path.name for path in pictures)}")
     if outputs["best"] is None:
         raise HSCLError(f"no trial of study {settings.name!r} completed; see {outputs['trials']} for the reasons")
     print(

@@ -39,7 +39,7 @@ from hscl.training.checkpoint import (
 from hscl.training.evaluation import evaluate_split, split_projections
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection
-from hscl.training.runtime import seed_everything
+from hscl.training.runtime import seed_everything, show_progress_logs
 
 logger = logging.getLogger("hscl.train")
 
@@ -197,7 +197,8 @@ class Trainer:
             if len(index) >= self.ctx.world_size
         ]
         sums: dict[str, float] = {}
-        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress_bar and self.ctx.is_main))
+        shown = train.progress_bar and self.ctx.is_main
+        bar = tqdm(batches, desc=f"epoch {epoch}/{train.epochs}", leave=False, disable=not shown)
         self.optimizer.zero_grad(set_to_none=True)
         for step, index in enumerate(bar, start=1):
             update = step % train.grad_accum == 0 or step == len(batches)
@@ -406,7 +407,10 @@ class Trainer:
 def train(
     config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *, overwrite: bool = False
 ) -> RunResult:
-    """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result."""
+    """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result.
+
+    Logs one line per epoch and the result (on stdout, unless the application set up logging itself)."""
+    show_progress_logs()
     return Trainer(config, run_dir, dataset, overwrite=overwrite).run()
 
 
@@ -435,4 +439,5 @@ def resume(
         if value is not None
     }
     config = config.replace(train=config.train.replace(**runtime))
+    show_progress_logs()
     return Trainer(config, run_dir, resume=True).run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from hscl.config import RunConfig
     from hscl.data.types import MSADataset
 
+logger = logging.getLogger("hscl.tune")
 PRUNERS = ("median", "hyperband", "none")
 KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or the whole run directory (model)
 STORAGE_FILE = "study.db"
@@ -238,6 +240,9 @@ class Objective:
         from hscl.training.trainer import Trainer
 
         params = {param.path: param.suggest(trial) for param in self.settings.space.params}
+        started = len(trial.study.get_trials(deepcopy=False))
+        values = " ".join(f"{path}={_short(value)}" for path, value in params.items())
+        logger.info("trial %d/%d (number %d) starts | %s", started, self.settings.trials, trial.number, values)
         config = self.settings.config_for(params, "train.progress_bar=false")
         run_dir = self.settings.out / TRIALS_DIR / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", f"{platform.node()}:{run_dir}")
@@ -274,6 +279,52 @@ def tidy(run_dir: Path, keep: str) -> None:
         shutil.rmtree(run.model_dir)
 
 
+class TrialProgress:
+    """After each trial this process ran: one line `trial k/N` (k: trials finished in the study, all workers
+    together), how it ended, the best value so far and its parameters. It replaces Optuna's own line."""
+
+    def __init__(self, total: int, metric: str) -> None:
+        self.total = total
+        self.metric = metric
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        state = trial.state.name
+        if state == "COMPLETE":
+            outcome = (
+                f"complete: valid {self.metric} {trial.value:.4f} (epoch {trial.user_attrs.get('selected_epoch')})"
+            )
+        elif state == "PRUNED":
+            outcome = f"pruned after epoch {trial.last_step}"
+        else:
+            outcome = f"{state.lower()}: {trial.user_attrs.get('fail_reason', 'see the warning above')}"
+        try:
+            best = f"best so far {study.best_value:.4f} (trial {study.best_trial.number})"
+        except ValueError:
+            best = "no trial complete yet"
+        values = " ".join(f"{path}={_short(value)}" for path, value in trial.params.items())
+        logger.info("trial %d/%d (number %d) %s; %s | %s", finished, self.total, trial.number, outcome, best, values)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class _WithoutOptunaTrialLines(logging.Filter):
+    """Drops Optuna's "Trial N finished with value ..." and "Trial N pruned." lines, which `TrialProgress` replaces."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and (" finished with value" in message or " pruned." in message))
+
+
+def _replace_optuna_trial_lines() -> None:
+    for name in ("optuna.study.study", "optuna.study._optimize"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _WithoutOptunaTrialLines) for f in target.filters):
+            target.addFilter(_WithoutOptunaTrialLines())
+
+
 def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
     """Run trials in this process until the study holds `settings.trials` trials (or the timeout passes)."""
     import optuna
@@ -283,13 +334,17 @@ def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None
     remaining = settings.trials - len(study.trials)
     if remaining <= 0:
         return
+    _replace_optuna_trial_lines()
     study.optimize(
         Objective(settings, dataset),
         n_trials=remaining,
         timeout=settings.timeout,
         catch=(HSCLError, torch.OutOfMemoryError),
         gc_after_trial=True,
-        callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=None)],
+        callbacks=[
+            optuna.study.MaxTrialsCallback(settings.trials, states=None),
+            TrialProgress(settings.trials, settings.base_config().train.select_metric),
+        ],
     )
 
 
