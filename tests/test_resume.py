@@ -137,8 +137,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     assert not (run / layout.TEST_METRICS_FILE).exists() and len(epoch_records(run)) == 1
     assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch == 1
 
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--no-progress", "--drop-checkpoint"]) == 0
     assert_same_run(run, reference)
+    assert not (run / layout.CHECKPOINT_FILE).exists() and (reference / layout.CHECKPOINT_FILE).is_file()
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):

@@ -67,6 +67,19 @@ def test_run_directory_is_complete(trained):
     assert selection["epoch"] == trained.best_epoch
     best = min(epochs, key=lambda e: e["valid"]["mae"])
     assert best["epoch"] == trained.best_epoch
+    assert (run / layout.CHECKPOINT_FILE).is_file()  # train.keep_checkpoint defaults to true
+
+
+def test_drop_checkpoint_leaves_a_finished_run_without_its_resume_state(tiny_text_model_dir, tmp_path):
+    import yaml
+
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(tiny_config(tiny_text_model_dir, "audio", epochs=1).to_dict()))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config_file), "--out", str(run), "--drop-checkpoint"]) == 0
+    assert not (run / layout.CHECKPOINT_FILE).exists() and (run / layout.TEST_METRICS_FILE).is_file()
+    assert layout.RunDir(run).read_config().train.keep_checkpoint is False
+    assert evaluate_run(run, device="cpu") == json.loads((run / layout.TEST_METRICS_FILE).read_text())
 
 
 def test_evaluate_reproduces_saved_test_metrics_exactly(trained):

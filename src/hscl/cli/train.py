@@ -49,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write the resumable checkpoint every N epochs, and on every improvement "
         "(default: the config's train.checkpoint_every, 1 in every preset)",
     )
+    parser.add_argument(
+        "--drop-checkpoint",
+        action="store_true",
+        help="delete the resumable checkpoint.pt once the run has finished; it is three times the model's size "
+        "(= train.keep_checkpoint=false)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -76,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(f"train.log={args.log}")
         if args.checkpoint_every is not None:
             overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
+        if args.drop_checkpoint:
+            overrides.append("train.keep_checkpoint=false")
         config = load_config(preset=args.preset, path=args.config, overrides=overrides)
         config.check_text_model()
     start_logging()
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 progress_bar=False if args.no_progress else None,
                 log=args.log,
                 checkpoint_every=args.checkpoint_every,
+                keep_checkpoint=False if args.drop_checkpoint else None,
             )
         else:
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -11,6 +11,7 @@ from hscl.files import clear_dir
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 from hscl.training.run_records import RunDir, SeedsSummary
+from hscl.training.runtime import show_progress_logs
 from hscl.training.trainer import RunResult, Trainer
 
 
@@ -42,6 +43,7 @@ def train_seeds(
     `out_dir` must be new or empty, or hold runs to replace with `overwrite`: it is cleared only once the
     first seed's trainer is built (config, data and text model checked).
     """
+    show_progress_logs()
     out = RunDir(out_dir)
     out.check_new(overwrite)
     dataset = dataset if dataset is not None else load_data(config.data)

@@ -123,7 +123,7 @@ class Trainer:
     run already in `run_dir` (refused otherwise), clearing it only when `run` starts. `train.log`:
     "files" (metrics.jsonl only) or "tensorboard" (also TensorBoard event files). A checkpoint is
     written every `train.checkpoint_every` epochs, after every epoch that improves the selection
-    metric, and at the end.
+    metric, and at the end; once the run has finished it is dropped unless `train.keep_checkpoint`.
 
     `score_test=False` trains without the test split: it is never encoded, projected or scored (tuning).
     `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
@@ -268,6 +268,8 @@ class Trainer:
         if best.best_epoch == 0:
             raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
         test = self._test_once() if self.score_test else None
+        if not self.config.train.keep_checkpoint and self.ctx.is_main:
+            self.run_dir.drop_checkpoint()
         wall = time.perf_counter() - started
         logger.info(
             "selected epoch %d (valid %s %.4f); test %s",
@@ -421,11 +423,12 @@ def resume(
     progress_bar: bool | None = None,
     log: str | None = None,
     checkpoint_every: int | None = None,
+    keep_checkpoint: bool | None = None,
 ) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
-    Only how it runs may change, where given: `device`, `progress_bar`, `log` and
-    `checkpoint_every`.
+    Only how it runs may change, where given: `device`, `progress_bar`, `log`, `checkpoint_every` and
+    `keep_checkpoint`.
     """
     config = RunDir(run_dir).read_config()
     runtime = {
@@ -435,6 +438,7 @@ def resume(
             ("progress_bar", progress_bar),
             ("log", log),
             ("checkpoint_every", checkpoint_every),
+            ("keep_checkpoint", keep_checkpoint),
         )
         if value is not None
     }
