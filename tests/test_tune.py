@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import platform
 import time
 from pathlib import Path
 
@@ -220,6 +221,21 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
     assert [int(r["number"]) for r in rows] == [0, 1, 2] and rows[0]["train.lr_main"] == repr(
         study.trials[0].params["train.lr_main"]
     )
+    assert list(rows[0]) == [  # the columns README.md lists
+        "number",
+        "state",
+        "value",
+        "selected_epoch",
+        "epochs_run",
+        "seconds",
+        "train.lr_main",
+        "loss.w1",
+        "model.d_prjh",
+        "train.epochs",
+        "reason",
+        "run_dir",
+    ]
+    assert rows[0]["run_dir"] == f"{platform.node()}:{settings.out / 'trials' / '0000'}"
     best = study.best_trial
     assert load_config(path=outputs["best"]) == settings.config_for(best.params)
     saved = RunDir(settings.out / "trials" / f"{best.number:04d}").read_config()
@@ -423,6 +439,13 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert sum("training" in m for m in messages) == 2 and sum("kept" in m for m in messages) == 2
     assert RunDir(settings.out / "final" / "tuned" / "seed_2").read_config().train.lr_main == 0.0042
     assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_METRICS_FILE).stat().st_mtime_ns == base_test
+
+
+def test_trials_csv_has_no_column_for_a_parameter_fixed_by_set(settings):
+    pinned = dataclasses.replace(settings, trials=1, overrides=(*settings.overrides, "train.epochs=1"))
+    study = run_study(pinned)
+    (row,) = read_rows(write_outputs(study, pinned)["trials"])
+    assert "train.epochs" not in row and row["train.lr_main"] == repr(study.trials[0].params["train.lr_main"])
 
 
 def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):

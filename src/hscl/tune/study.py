@@ -106,14 +106,19 @@ def validated(settings: TuneSettings) -> TuneSettings:
     if settings.out.exists() and not settings.out.is_dir():
         raise ConfigError(f"--out {settings.out}: exists and is not a directory")
     settings.base_config()  # the base config is valid (select_metric among them)
-    set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
-    pinned = tuple(p.path for p in settings.space.params if p.path in set_paths)
+    pinned = pinned_paths(settings)
     space = settings.space.without(set(pinned))
     if not space.params:
         raise ConfigError(f"{settings.space.source}: every searched path is fixed by --set; nothing to search")
     check_space(space, settings.preset, settings.config_path, list(settings.overrides))
     check_storage_url(settings.storage)
     return dataclasses.replace(settings, space=space, pinned=pinned)
+
+
+def pinned_paths(settings: TuneSettings) -> tuple[str, ...]:
+    """The space's paths that --set fixes: they are not searched."""
+    set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
+    return tuple(p.path for p in settings.space.params if p.path in set_paths)
 
 
 def check_storage_url(url: str | None) -> None:
