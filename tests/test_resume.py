@@ -140,6 +140,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, 
     assert main(["train", "--resume", str(run), "--no-progress", "--drop-checkpoint"]) == 0
     assert_same_run(run, reference)
     assert not (run / layout.CHECKPOINT_FILE).exists() and (reference / layout.CHECKPOINT_FILE).is_file()
+    started, resumed = layout.RunDir(run).read_sessions()  # both commands, each with its thread count
+    assert started.command == f"hscl train --config {config_file} --out {run} --no-progress" and started.threads == 1
+    assert resumed.command == f"hscl train --resume {run} --no-progress --drop-checkpoint"
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):

@@ -71,13 +71,22 @@ def test_run_directory_is_complete(trained):
 
 
 def test_drop_checkpoint_leaves_a_finished_run_without_its_resume_state(tiny_text_model_dir, tmp_path):
+    import torch
     import yaml
 
     config_file = tmp_path / "tiny.yaml"
     config_file.write_text(yaml.safe_dump(tiny_config(tiny_text_model_dir, "audio", epochs=1).to_dict()))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config_file), "--out", str(run), "--drop-checkpoint"]) == 0
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--drop-checkpoint", "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert main(arguments) == 0
+    finally:
+        torch.set_num_threads(threads)
     assert not (run / layout.CHECKPOINT_FILE).exists() and (run / layout.TEST_METRICS_FILE).is_file()
+    (session,) = layout.RunDir(run).read_sessions()
+    assert session.command == "hscl " + " ".join(arguments) and session.threads == 1 and session.processes == 1
+    assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "other"), "--threads", "0"]) == 2
     assert layout.RunDir(run).read_config().train.keep_checkpoint is False
     assert evaluate_run(run, device="cpu") == json.loads((run / layout.TEST_METRICS_FILE).read_text())
 
@@ -244,8 +253,9 @@ def test_the_python_api_logs_each_epoch_and_the_result(tiny_text_model_dir, tmp_
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     lines = done.stdout.splitlines()
-    assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2", lines[2]], done.stdout
-    assert lines[2].startswith("selected epoch ") and " test mae " in lines[2]
+    assert len(lines) == 4 and lines[0].startswith(f"training {tmp_path / 'run'} on cpu, 1 torch CPU thread"), lines
+    assert [line.split("  ")[0] for line in lines[1:3]] == ["epoch 1/2", "epoch 2/2"], done.stdout
+    assert lines[3].startswith("selected epoch ") and " test mae " in lines[3]
 
 
 def test_progress_logs_step_aside_for_an_application_that_set_up_logging(monkeypatch):

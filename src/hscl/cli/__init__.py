@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from hscl.cli._shared import Parser, VersionAction
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2; Ctrl-C exits with 130."""
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["hscl", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
     except HSCLError as err:

@@ -50,6 +50,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default: the config's train.checkpoint_every, 1 in every preset)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads; results differ between thread counts, so a run records its count and is "
+        "retrained exactly with the same one (default: torch's, one per core)",
+    )
+    parser.add_argument(
         "--drop-checkpoint",
         action="store_true",
         help="delete the resumable checkpoint.pt once the run has finished; it is three times the model's size "
@@ -66,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from hscl.errors import ConfigError
 
     config = None
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} must be at least 1")
     if args.resume:
         if args.set or args.seeds or args.out or args.overwrite:
             raise ConfigError(
@@ -87,12 +96,17 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(preset=args.preset, path=args.config, overrides=overrides)
         config.check_text_model()
     start_logging()
+    import torch
+
     from hscl.metrics import format_metrics
     from hscl.training import distributed
     from hscl.training.run_records import RunDir
     from hscl.training.seeds import train_seeds
     from hscl.training.trainer import resume, train
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    command = getattr(args, "command_line", None)
     ctx = distributed.context_from_env()
     try:
         if config is None:
@@ -104,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 log=args.log,
                 checkpoint_every=args.checkpoint_every,
                 keep_checkpoint=False if args.drop_checkpoint else None,
+                command=command,
             )
         else:
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -113,11 +128,11 @@ def run(args: argparse.Namespace) -> int:
                         raise ConfigError(
                             "--seeds runs one process; under torchrun start one run per seed (--set train.seed=N)"
                         )
-                    train_seeds(config, args.seeds, out, overwrite=args.overwrite)
+                    train_seeds(config, args.seeds, out, overwrite=args.overwrite, command=command)
                     print(RunDir(out).read_summary_markdown(), end="")
                     print(f"runs in {out}")
                     return 0
-                result = train(config, out, overwrite=args.overwrite)
+                result = train(config, out, overwrite=args.overwrite, command=command)
             except KeyboardInterrupt:
                 args.interrupt_hint = interrupted_hint(out, args.seeds)
                 raise

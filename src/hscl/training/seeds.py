@@ -37,6 +37,7 @@ def train_seeds(
     dataset: MSADataset | None = None,
     *,
     overwrite: bool = False,
+    command: str | None = None,
 ) -> list[RunResult]:
     """Train `config` once per seed into `out_dir/seed_<seed>` and write summary.json / summary.md.
 
@@ -50,7 +51,7 @@ def train_seeds(
     results = []
     for number, seed in enumerate(seeds):
         seeded = config.replace(train=config.train.replace(seed=seed))
-        trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite)
+        trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite, command=command)
         if number == 0 and out.path.is_dir():
             clear_dir(out.path)
         results.append(trainer.run())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from hscl.errors import ConfigError, HSCLError
 from hscl.losses import HSCLLoss
 from hscl.metrics import LOWER_IS_BETTER, format_metrics
 from hscl.model.hscl import HSCL
+from hscl.provenance import code_version, machine_description
 from hscl.training import distributed
 from hscl.training.checkpoint import (
     Checkpoint,
@@ -38,7 +41,7 @@ from hscl.training.checkpoint import (
 )
 from hscl.training.evaluation import evaluate_split, split_projections
 from hscl.training.monitor import TensorBoardLog, check_log
-from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection
+from hscl.training.run_records import PROJECTIONS_FINAL, PROJECTIONS_INITIAL, EpochRecord, RunDir, Selection, Session
 from hscl.training.runtime import seed_everything, show_progress_logs
 
 logger = logging.getLogger("hscl.train")
@@ -127,6 +130,8 @@ class Trainer:
 
     `score_test=False` trains without the test split: it is never encoded, projected or scored (tuning).
     `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
+    `command` (what started the run, recorded with the thread count in sessions.json): the command line, or
+    by default the Python entry point and script.
     """
 
     def __init__(
@@ -139,8 +144,10 @@ class Trainer:
         overwrite: bool = False,
         score_test: bool = True,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        command: str | None = None,
     ) -> None:
         check_log(config.train.log)
+        self.command = command or python_command()
         text = config.check_text_model()
         self.config = config
         self.run_dir = RunDir(run_dir)
@@ -339,6 +346,7 @@ class Trainer:
         if not self.ctx.is_main:
             return
         self.run_dir.start(self.config, self.dataset.extraction)
+        self._record_session()
         if self.score_test:
             self._save_projections(PROJECTIONS_INITIAL, self.model)
 
@@ -359,6 +367,7 @@ class Trainer:
         restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
         self.state = state = checkpoint.state
         if self.ctx.is_main:
+            self._record_session()
             self.run_dir.keep_epochs(state.epoch)
             selected = self.run_dir.selected_epoch()
             if state.best_epoch and selected != state.best_epoch:
@@ -371,6 +380,26 @@ class Trainer:
         distributed.barrier(self.ctx)
         logger.info(
             "resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch, state.best_epoch
+        )
+
+    def _record_session(self) -> None:
+        """sessions.json: this command, the torch thread count, machine and code version; logged once too."""
+        session = Session(
+            self.command,
+            torch.get_num_threads(),
+            self.ctx.world_size,
+            machine_description(),
+            code_version(),
+            time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        self.run_dir.add_session(session)
+        logger.info(
+            "training %s on %s, %d torch CPU thread%s, code %s",
+            self.run_dir,
+            self.device,
+            session.threads,
+            "" if session.threads == 1 else "s",
+            session.code_version,
         )
 
     def _save_checkpoint(self) -> None:
@@ -406,14 +435,25 @@ class Trainer:
         )
 
 
+def python_command() -> str:
+    """What started a run from Python: the entry point and the command line of the calling script."""
+    return f"hscl Python API, in: python {shlex.join(sys.argv)}"
+
+
 def train(
-    config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *, overwrite: bool = False
+    config: RunConfig,
+    run_dir: str | Path,
+    dataset: MSADataset | None = None,
+    *,
+    overwrite: bool = False,
+    command: str | None = None,
 ) -> RunResult:
     """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result.
 
-    Logs one line per epoch and the result (on stdout, unless the application set up logging itself)."""
+    Logs one line per epoch and the result (on stdout, unless the application set up logging itself).
+    `command`: what to record as having started the run (default: `python_command()`)."""
     show_progress_logs()
-    return Trainer(config, run_dir, dataset, overwrite=overwrite).run()
+    return Trainer(config, run_dir, dataset, overwrite=overwrite, command=command).run()
 
 
 def resume(
@@ -424,6 +464,7 @@ def resume(
     log: str | None = None,
     checkpoint_every: int | None = None,
     keep_checkpoint: bool | None = None,
+    command: str | None = None,
 ) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
@@ -444,4 +485,4 @@ def resume(
     }
     config = config.replace(train=config.train.replace(**runtime))
     show_progress_logs()
-    return Trainer(config, run_dir, resume=True).run()
+    return Trainer(config, run_dir, resume=True, command=command).run()
