@@ -367,7 +367,6 @@ class Trainer:
         restore_rng(checkpoint.rng[self.ctx.rank % len(checkpoint.rng)], self.generator)
         self.state = state = checkpoint.state
         if self.ctx.is_main:
-            self._record_session()
             self.run_dir.keep_epochs(state.epoch)
             selected = self.run_dir.selected_epoch()
             if state.best_epoch and selected != state.best_epoch:
@@ -377,6 +376,7 @@ class Trainer:
                         f"selected epoch {state.best_epoch}"
                     )
                 self._export_best()  # stopped between the checkpoint of an improving epoch and its export
+            self._record_session()
         distributed.barrier(self.ctx)
         logger.info(
             "resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch, state.best_epoch

@@ -42,11 +42,8 @@ KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or t
 STORAGE_FILE = "study.db"
 INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
 TRIALS_DIR = "trials"
-RUNTIME_FIELDS = (
-    "device",
-    "progress_bar",
-    "keep_checkpoint",
-)  # train.* fields that may differ between workers of one study
+# train.* fields that may differ between workers of one study: how a trial runs, not what it trains
+RUNTIME_FIELDS = ("device", "progress_bar", "keep_checkpoint")
 
 
 @dataclass(frozen=True)
