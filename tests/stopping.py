@@ -26,6 +26,8 @@ def stop_in_epoch_2(self, epoch, number):
         os.kill(os.getpid(), signal.SIGSTOP)  # the test kills or interrupts the command here
 
 Trainer._optimizer_step = stop_in_epoch_2
+# Ctrl-C as in a terminal, even when the test runs in a background job (which starts its children ignoring SIGINT)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from hscl.cli import main
 sys.exit(main(sys.argv[1:]))
 """

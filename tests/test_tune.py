@@ -253,6 +253,7 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
             layout.RUN_CONFIG_FILE,
             layout.EPOCHS_FILE,
             layout.SELECTION_FILE,
+            layout.SESSIONS_FILE,
         ]
         assert trial.value == RunDir(run_dir).read_selection().valid["mae"]
 
