@@ -13,13 +13,16 @@ over the classes round(score) clipped to -3..3 / -2..2; acc2 and f1 (weighted F1
 two conventions: has0 is negative against non-negative (0 counts as positive), non0 is negative
 against positive with the samples labelled 0 left out. Accuracies and F1 are printed in percent."""
 TRAIN_LEGEND = f"""What each epoch's line says (also in metrics.jsonl):
-  epoch 3/5          the epoch and the number planned (early stopping may end sooner)
-  train total ...    mean loss terms over the epoch: total = task + w1 (ta + tv) + w2 fusion, where
-                     task is the L1 loss of the score, ta / tv the unimodal text-audio / text-visual
-                     terms (SupCR + alpha times the similarity loss) and fusion the SupCR term of
-                     the fused views (a term is absent when its modality or level is off)
-  valid mae ...      validation metrics of the epoch (see below)
-  *                  the epoch improved train.select_metric: it is now the selected model
+  epoch 3/5        the epoch and the number planned (early stopping may stop
+                   sooner)
+  train total ...  mean loss terms of the epoch: total = task + w1 (ta + tv)
+                   + w2 fusion; task is the L1 loss of the score, ta / tv the
+                   unimodal text-audio / text-visual terms (SupCR + alpha
+                   times the similarity loss), fusion the SupCR term of the
+                   fused views (absent when its modality or level is off)
+  valid mae ...    validation metrics of the epoch (see below)
+  *                the epoch improved train.select_metric: it is the
+                   selected model now
 
 model.modalities: text (text only: no fusion, no contrastive terms), audio or visual (text and that
 one), audio+visual (all three, the paper's model).
