@@ -46,7 +46,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RUNNABLE = {"bash": "bash", "sh": "bash", "shell": "bash", "console": "console", "python": "python"}
 SKIP = re.compile(r"^<!--\s*docs-test:\s*skip\b(.*?)-->\s*$")
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
-BLOCK_TIMEOUT = 900  # seconds: a guard against a hanging block, never an expected time
+BLOCK_TIMEOUT = 600  # seconds: a guard against a hanging block (a server), never an expected time
 DEMO_COMMAND = ".venv/bin/hscl train --preset demo --out runs/demo"
 # The demo preset as the blocks see it: the same run, trained shortly on a small sample of the same data.
 PRESET_BUDGETS: dict[str, tuple[str, ...]] = {
