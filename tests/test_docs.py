@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -200,15 +201,27 @@ def scratch_env(repo: Path) -> dict[str, str]:
 
 # --- running blocks -----------------------------------------------------------------------------------------------
 def run_text(argv: list[str], repo: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """Run `argv` in `repo`; past BLOCK_TIMEOUT, it and everything it started are killed and the test fails."""
+    process = subprocess.Popen(
         argv,
         cwd=repo,
         env=scratch_env(repo),
-        input=stdin,
-        capture_output=True,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=BLOCK_TIMEOUT,
+        start_new_session=True,  # its own process group, so a server it starts goes with it
     )
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=BLOCK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"{' '.join(argv)[:200]} did not finish within {BLOCK_TIMEOUT} s (does it start a server? mark it "
+            f"with a skip); its output:\n{(stdout + stderr)[-3000:]}"
+        ) from None
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 def console_steps(text: str) -> list[tuple[str, list[str]]]:
@@ -392,6 +405,19 @@ def test_the_demo_budget_is_the_demo_preset_made_small(tmp_path):
     assert not (ROOT / "src" / "hscl" / "presets" / "demo.yaml").read_text().count("n_train: 64")
     assert (repo / "tests").resolve() == ROOT / "tests" and not (repo / "docs").is_symlink()
     assert (repo / "README.md").read_text() == (ROOT / "README.md").read_text() and not (repo / "runs").exists()
+
+
+def test_a_block_that_does_not_end_is_stopped_with_what_it_started(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "BLOCK_TIMEOUT", 1)
+    repo = make_scratch(tmp_path)
+    pid_file = tmp_path / "server.pid"
+    with pytest.raises(AssertionError, match="did not finish within 1 s"):
+        run_text(["bash", "-c", f"sleep 600 >/dev/null 2>&1 & echo $! > {pid_file}; echo serving; sleep 600"], repo)
+    server = Path("/proc") / pid_file.read_text().strip()
+    give_up = time.monotonic() + 60
+    while server.exists() and "\nState:\tZ" not in (server / "status").read_text() and time.monotonic() < give_up:
+        time.sleep(0.05)  # the kill is sent at once; this waits for the kernel to show it
+    assert not server.exists() or "\nState:\tZ" in (server / "status").read_text()
 
 
 def test_a_failing_block_names_its_file_and_line(tmp_path):
