@@ -51,7 +51,7 @@ BLOCK_TIMEOUT = 600  # seconds: a guard against a hanging block (a server), neve
 DEMO_COMMAND = ".venv/bin/hscl train --preset demo --out runs/demo"
 # The demo preset as the blocks see it: the same run, trained shortly on a small sample of the same data.
 PRESET_BUDGETS: dict[str, tuple[str, ...]] = {
-    "demo": ("train.epochs=1", "data.options.n_train=64", "data.options.n_valid=32", "data.options.n_test=32"),
+    "demo": ("train.epochs=1", "data.options.n_train=32", "data.options.n_valid=16", "data.options.n_test=16"),
 }
 
 
@@ -390,7 +390,7 @@ def test_the_demo_budget_is_the_demo_preset_made_small(tmp_path):
     repo = make_scratch(tmp_path)
     done = run_text([".venv/bin/hscl", "config", "show", "--preset", "demo"], repo)
     shown = yaml.safe_load(done.stdout)
-    assert shown["train"]["epochs"] == 1 and shown["data"]["options"]["n_train"] == 64
+    assert shown["train"]["epochs"] == 1 and shown["data"]["options"]["n_train"] == 32
     assert (
         shown["model"]
         == yaml.safe_load(
@@ -402,7 +402,7 @@ def test_the_demo_budget_is_the_demo_preset_made_small(tmp_path):
             ).stdout
         )["model"]
     )
-    assert not (ROOT / "src" / "hscl" / "presets" / "demo.yaml").read_text().count("n_train: 64")
+    assert not (ROOT / "src" / "hscl" / "presets" / "demo.yaml").read_text().count("n_train: 32")
     assert (repo / "tests").resolve() == ROOT / "tests" and not (repo / "docs").is_symlink()
     assert (repo / "README.md").read_text() == (ROOT / "README.md").read_text() and not (repo / "runs").exists()
 
