@@ -70,3 +70,35 @@ def write_clip(
         container.mux(astream.encode(frame))
         container.mux(astream.encode(None))
     return path
+
+
+EXAMPLE_CLIPS = [  # (id, split, label, transcript): the README's worked example of `hscl extract`
+    ("alice_1", "train", 2.4, "I really loved this movie"),
+    ("alice_2", "train", -1.8, "the plot made no sense at all"),
+    ("bob_1", "train", 1.2, "pretty good acting"),
+    ("bob_2", "train", -2.6, "it was a waste of time"),
+    ("carol_1", "valid", 2.0, "a wonderful story"),
+    ("carol_2", "valid", -1.0, "too long and boring"),
+    ("dave_1", "test", 1.6, "the best film this year"),
+    ("dave_2", "test", -2.2, "awful from start to end"),
+]
+
+
+def write_example(clips: Path, transcripts: Path, extra: Path) -> None:
+    """One-second example clips in `clips` (the astronaut's face, a voice whose pitch follows the label), their
+    transcripts CSV, and one more clip `extra` that is not in it."""
+    clips.mkdir(parents=True, exist_ok=True)
+    rows = ["id,text,label,split"]
+    for number, (clip_id, split, label, text) in enumerate(EXAMPLE_CLIPS):
+        write_clip(clips / f"{clip_id}.mp4", audio=voice(1.0, 140 + 20 * label, seed=number), size=128)
+        rows.append(f"{clip_id},{text},{label},{split}")
+    transcripts.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_clip(extra, audio=voice(1.0, 180, seed=99), size=128)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4:
+        sys.exit("usage: python tests/media_fixtures.py CLIPS_FOLDER TRANSCRIPTS_CSV EXTRA_CLIP")
+    write_example(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))

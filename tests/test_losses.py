@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import hscl.losses
+from hscl.config.loss import TIE_TOLERANCE
 from hscl.errors import ConfigError
 from hscl.losses import (
     HSCLLoss,
@@ -31,11 +32,13 @@ def _views(features: torch.Tensor, labels: torch.Tensor, tau: float) -> tuple[to
     return z @ z.T / tau, ys, sample
 
 
-def ref_supcr(features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = 0.0) -> torch.Tensor:
+def ref_supcr(
+    features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = TIE_TOLERANCE
+) -> torch.Tensor:
     """The SupCR formula as written: a loop over anchors i, positives j != i and candidates k.
 
     Label distances |y_i - y_k| and thresholds |y_i - y_j| - tol are computed in the labels' dtype
-    (float32 for training labels), then compared exactly.
+    (float32 for training labels), then compared exactly; `tol` defaults to training's tolerance.
     """
     s, _, _ = _views(features, labels, tau)
     y = labels.repeat_interleave(features.shape[1])
@@ -100,7 +103,7 @@ def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 
 
 def cubic_supcr(
-    features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = 0.0
+    features: torch.Tensor, labels: torch.Tensor, tau: float, variant: str, tol: float = TIE_TOLERANCE
 ) -> torch.Tensor:
     """The formula vectorised with an explicit (M, M, M) membership mask [i, j, k] (for medium M)."""
     s, _, _ = _views(features, labels, tau)
@@ -223,6 +226,25 @@ def test_supcr_tie_tolerance_gradients_and_medium_size(variant: str) -> None:
         for tol in (0.0, 1e-5):
             got = supcr_loss(features, labels, 0.2, variant, tie_tolerance=tol)
             torch.testing.assert_close(got, cubic_supcr(features, labels, 0.2, variant, tol), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_supcr_default_gives_the_exact_labels_loss_on_float32_grids(variant: str) -> None:
+    """`supcr_loss` defaults to training's tolerance, so float32 labels on the 0.2 and 1/3 grids give the loss
+    of their exact values (SupCR only compares distances, so the integer grid indices stand in for them);
+    `tie_tolerance=0` compares the float32 distances as stored and does not."""
+    import inspect
+
+    assert inspect.signature(supcr_loss).parameters["tie_tolerance"].default == LossConfig().tie_tolerance > 0
+    gen = torch.Generator().manual_seed(15)
+    for steps in (5, 3):
+        index = torch.randint(-3 * steps, 3 * steps + 1, (32,), generator=gen)
+        labels = index.to(torch.float32) / steps
+        features = torch.randn(32, 2, 8, generator=gen, dtype=DT)
+        exact = cubic_supcr(features, index.to(DT), 0.5, variant, tol=0.0)
+        torch.testing.assert_close(supcr_loss(features, labels, 0.5, variant), exact, atol=1e-10, rtol=1e-10)
+        split = supcr_loss(features, labels, 0.5, variant, tie_tolerance=0.0)
+        assert abs(split.item() - exact.item()) > 1e-6
 
 
 def test_supcr_rejects_bad_tie_tolerance() -> None:

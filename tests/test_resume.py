@@ -7,9 +7,7 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from hscl.training.checkpoint import (
 )
 from hscl.training.monitor import TensorBoardLog, check_log
 from hscl.training.trainer import NonFiniteLossError, Trainer, resume
+from stopping import interrupt, start_stopping, wait_until_stopped
 
 SIZES = {"n_train": 40, "n_valid": 24, "n_test": 20, "seed": 3, "max_audio_len": 12, "max_visual_len": 10}
 EPOCHS = 4
@@ -120,46 +119,43 @@ def reference(config_file, tmp_path_factory) -> Path:
     return run
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, tmp_path):
-    run = tmp_path / "run"
+def one_process_env() -> dict[str, str]:
+    """The environment of a single-process `hscl train` with one intra-op thread."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    _, stderr = process.communicate()
-    assert process.returncode == -signal.SIGKILL, f"the run ended on its own before the kill: {stderr.decode()}"
-    assert not (run / layout.TEST_METRICS_FILE).exists()
-    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch < EPOCHS
+    return env
 
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+
+def test_killed_run_resumes_to_the_uninterrupted_result(config_file, reference, tmp_path):
+    """SIGKILL in the middle of epoch 2 (epoch 1 checkpointed); the resumed run is the uninterrupted one."""
+    run = tmp_path / "run"
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--no-progress"]
+    process = start_stopping(arguments, one_process_env())
+    wait_until_stopped(process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not (run / layout.TEST_METRICS_FILE).exists() and len(epoch_records(run)) == 1
+    assert load_checkpoint(run / layout.CHECKPOINT_FILE).state.epoch == 1
+
+    assert main(["train", "--resume", str(run), "--no-progress", "--drop-checkpoint"]) == 0
     assert_same_run(run, reference)
+    assert not (run / layout.CHECKPOINT_FILE).exists() and (reference / layout.CHECKPOINT_FILE).is_file()
+    started, resumed = layout.RunDir(run).read_sessions()  # both commands, each with its thread count
+    assert started.command == f"hscl train --config {config_file} --out {run} --no-progress" and started.threads == 1
+    assert resumed.command == f"hscl train --resume {run} --no-progress --drop-checkpoint"
 
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(config_file, reference, tmp_path):
-    """SIGINT mid-training: exit 130, one line saying how to resume, no traceback; the resumed run is the same."""
+    """SIGINT in the middle of epoch 2: exit 130, one line saying how to resume, no traceback; the resumed run
+    is the same."""
     run = tmp_path / "run"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
-    env["OMP_NUM_THREADS"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hscl.cli", "train", "--config", str(config_file), "--out", str(run), "--no-progress"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run / layout.CHECKPOINT_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--no-progress"]
+    process = start_stopping(arguments, one_process_env())
+    wait_until_stopped(process)
+    interrupt(process)
     _, stderr = process.communicate()
-    assert process.returncode == 130, f"the run ended on its own before Ctrl-C: {stderr.decode()}"
+    assert process.returncode == 130, stderr.decode()
     assert stderr.decode().strip().splitlines() == [f"hscl: interrupted; resume with: hscl train --resume {run}"]
     assert not list(run.rglob("*.tmp"))
 
@@ -380,3 +376,10 @@ def test_resume_refuses_an_edited_config_or_another_runs_checkpoint_in_one_line(
     assert main(["train", "--resume", str(run)]) == 2
     line = one_line()
     assert "does not fit the model that" in line and "size mismatch" in line and "another run" in line
+
+
+
+def test_waiting_for_the_stop_fails_clearly_when_the_command_exits_first(tmp_path):
+    process = start_stopping(["train", "--config", str(tmp_path / "missing.yaml")], one_process_env())
+    with pytest.raises(AssertionError, match=r"exited \(2\) before epoch 2: .*missing.yaml: no such config file"):
+        wait_until_stopped(process)

@@ -196,3 +196,25 @@ def test_benchmark_command_writes_the_quick_page_and_its_json(tiny_text_model_di
         and summary["rows"]["text"]["per_seed"]
         == json.loads((tmp_path / "docs" / "results" / "tiny-quick.json").read_text())["rows"]["text"]["per_seed"]
     )
+
+
+def test_the_page_says_how_to_retrain_one_run_exactly_with_its_thread_count(tiny_text_model_dir, tmp_path):
+    import torch
+
+    suite = Suite(name="one", preset="demo", seeds=(3,), comparisons=(), report_row="full", rows=TINY_SUITE.rows[1:])
+    threads = torch.get_num_threads()
+    results = run_suite(suite, tmp_path, extra=tiny_overrides(tiny_text_model_dir), log=lambda _: None)
+    assert results[0].threads == [threads]
+    page = write_results_page(suite, results, tmp_path / "page.md", "hscl benchmark", common=("train.epochs=1",))
+    text = page.read_text()
+    assert f"- Threads: {threads} torch CPU thread" in text
+    command = (
+        "`hscl train --preset demo --set train.epochs=1 --set model.modalities=audio --set train.seed=SEED "
+        f"--threads {threads}`"
+    )
+    assert f"| text + audio | {command} |" in text
+    run = layout.RunDir(run_key_dir(tmp_path, suite.rows[0], 3))
+    (session,) = run.read_sessions()
+    assert session.threads == threads and session.processes == 1 and session.command.startswith("hscl Python API")
+    (run.path / layout.SESSIONS_FILE).unlink()  # a run older than the record: the thread count of its mark
+    assert collect_row(tmp_path, suite.rows[0], [3]).threads == [threads]

@@ -67,6 +67,28 @@ def test_run_directory_is_complete(trained):
     assert selection["epoch"] == trained.best_epoch
     best = min(epochs, key=lambda e: e["valid"]["mae"])
     assert best["epoch"] == trained.best_epoch
+    assert (run / layout.CHECKPOINT_FILE).is_file()  # train.keep_checkpoint defaults to true
+
+
+def test_drop_checkpoint_leaves_a_finished_run_without_its_resume_state(tiny_text_model_dir, tmp_path):
+    import torch
+    import yaml
+
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(tiny_config(tiny_text_model_dir, "audio", epochs=1).to_dict()))
+    run = tmp_path / "run"
+    arguments = ["train", "--config", str(config_file), "--out", str(run), "--drop-checkpoint", "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert main(arguments) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert not (run / layout.CHECKPOINT_FILE).exists() and (run / layout.TEST_METRICS_FILE).is_file()
+    (session,) = layout.RunDir(run).read_sessions()
+    assert session.command == "hscl " + " ".join(arguments) and session.threads == 1 and session.processes == 1
+    assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "other"), "--threads", "0"]) == 2
+    assert layout.RunDir(run).read_config().train.keep_checkpoint is False
+    assert evaluate_run(run, device="cpu") == json.loads((run / layout.TEST_METRICS_FILE).read_text())
 
 
 def test_evaluate_reproduces_saved_test_metrics_exactly(trained):
@@ -156,10 +178,10 @@ def test_grad_accumulation_really_accumulates(tiny_text_model_dir, tmp_path, mon
         monkeypatch.setattr(trainer.model, "train", lambda mode=True, model=trainer.model: model)
         steps = []
 
-        def record_step(steps=steps, model=trainer.model) -> None:
+        def record_step(optimizer, args, kwargs, steps=steps, model=trainer.model) -> None:
             steps.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
 
-        monkeypatch.setattr(trainer.optimizer, "step", record_step)
+        trainer.optimizer.register_step_pre_hook(record_step)  # optimizer.step itself stays the scheduler's
         trainer.train_epoch(1)
         assert len(steps) == 1
         grads[accum] = steps[0]
@@ -184,3 +206,82 @@ def test_cli_presets(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     assert "demo" in out and "mosi-utterance" in out
+
+
+def test_warnings_attributed_to_hscl_code_fail_the_suite():
+    """pyproject.toml's filterwarnings: a warning raised in an hscl module is an error, one elsewhere is not."""
+    import warnings
+
+    raise_in = "import warnings\nwarnings.warn('from {name}', UserWarning)\n"
+    with pytest.raises(UserWarning, match="from hscl.training.trainer"):
+        exec(raise_in.format(name="hscl.training.trainer"), {"__name__": "hscl.training.trainer"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # what the suite does for other modules: report, do not fail
+        exec(raise_in.format(name="hsclx"), {"__name__": "hsclx"})
+    assert [str(w.message) for w in caught] == ["from hsclx"]
+
+
+def test_an_epoch_steps_the_optimizer_before_the_scheduler_without_a_warning(tiny_text_model_dir, tmp_path):
+    """The scheduler wraps optimizer.step; the trainer keeps that wrapper, so StepLR warns of nothing."""
+    import warnings
+
+    from hscl.training.trainer import Trainer
+
+    trainer = Trainer(tiny_config(tiny_text_model_dir, "audio", epochs=1), tmp_path / "run")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train_epoch(1)
+    assert [str(w.message) for w in caught if "lr_scheduler" in str(w.message) or "optimizer" in str(w.message)] == []
+    assert trainer.scheduler is not None and trainer.scheduler.last_epoch == 1
+
+
+def test_the_python_api_logs_each_epoch_and_the_result(tiny_text_model_dir, tmp_path):
+    """`hscl.train` from a script that set up no logging prints what the command line prints."""
+    import os
+    import subprocess
+    import sys
+
+    config = tiny_config(tiny_text_model_dir, "audio", epochs=2)
+    script = (
+        "import json, sys\nimport hscl\nhscl.train(hscl.RunConfig.from_values(json.loads(sys.argv[2])), sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "run"), json.dumps(config.to_dict())],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and lines[0].startswith(f"training {tmp_path / 'run'} on cpu, 1 torch CPU thread"), lines
+    assert [line.split("  ")[0] for line in lines[1:3]] == ["epoch 1/2", "epoch 2/2"], done.stdout
+    assert lines[3].startswith("selected epoch ") and " test mae " in lines[3]
+
+
+def test_progress_logs_step_aside_for_an_application_that_set_up_logging(monkeypatch):
+    import logging
+
+    from hscl.training.runtime import show_progress_logs
+
+    package, root = logging.getLogger("hscl"), logging.getLogger()
+    monkeypatch.setattr(package, "handlers", [])
+    monkeypatch.setattr(package, "level", logging.NOTSET)
+    monkeypatch.setattr(root, "handlers", [])
+    show_progress_logs()
+    show_progress_logs()
+    assert len(package.handlers) == 1 and package.level == logging.INFO  # once, however often it is called
+    root.handlers = [logging.NullHandler()]  # the application configures logging later on
+    show_progress_logs()
+    assert package.handlers == []
+    package.level, root.handlers = logging.WARNING, []  # or sets hscl's level itself
+    show_progress_logs()
+    assert package.handlers == [] and package.level == logging.WARNING
+
+
+def test_the_progress_bar_counts_epochs_of_the_planned_number(tiny_text_model_dir, tmp_path, capsys):
+    from hscl.training.trainer import Trainer
+
+    config = tiny_config(tiny_text_model_dir, "audio", epochs=3)
+    trainer = Trainer(config.replace(train=config.train.replace(progress_bar=True)), tmp_path / "run")
+    trainer.train_epoch(1)
+    assert "epoch 1/3" in capsys.readouterr().err

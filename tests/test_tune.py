@@ -6,10 +6,9 @@ import csv
 import dataclasses
 import json
 import os
-import signal
+import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from hscl.training.run_records import RunDir
 from hscl.tune.outputs import write_outputs
 from hscl.tune.space import read_space, shipped_spaces
 from hscl.tune.study import TuneSettings, run_study, validated
+from stopping import start_stopping, wait_until_stopped
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -223,6 +223,21 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
     assert [int(r["number"]) for r in rows] == [0, 1, 2] and rows[0]["train.lr_main"] == repr(
         study.trials[0].params["train.lr_main"]
     )
+    assert list(rows[0]) == [  # the columns README.md lists
+        "number",
+        "state",
+        "value",
+        "selected_epoch",
+        "epochs_run",
+        "seconds",
+        "train.lr_main",
+        "loss.w1",
+        "model.d_prjh",
+        "train.epochs",
+        "reason",
+        "run_dir",
+    ]
+    assert rows[0]["run_dir"] == f"{platform.node()}:{settings.out / 'trials' / '0000'}"
     best = study.best_trial
     assert load_config(path=outputs["best"]) == settings.config_for(best.params)
     saved = RunDir(settings.out / "trials" / f"{best.number:04d}").read_config()
@@ -240,6 +255,7 @@ def test_study_resumes_writes_its_outputs_and_best_yaml_is_the_best_trials_confi
             layout.RUN_CONFIG_FILE,
             layout.EPOCHS_FILE,
             layout.SELECTION_FILE,
+            layout.SESSIONS_FILE,
         ]
         assert trial.value == RunDir(run_dir).read_selection().valid["mae"]
 
@@ -319,10 +335,7 @@ def test_two_worker_processes_share_one_storage_and_run_each_trial_once(settings
 
 def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings):
     settings = dataclasses.replace(settings, overrides=(*settings.overrides, "train.epochs=2"))
-    command = [
-        sys.executable,
-        "-m",
-        "hscl.cli",
+    arguments = [
         "tune",
         "--preset",
         "demo",
@@ -336,14 +349,11 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_carries_on(settings
         "--heartbeat",
         "1",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    epochs = settings.out / "trials" / "0000" / layout.EPOCHS_FILE
-    deadline = time.monotonic() + 60
-    while not (epochs.is_file() and epochs.read_text()) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)  # mid-trial: after its first epoch, before its second
-    process.wait()
-    time.sleep(2.5)  # two heartbeats
+    process = start_stopping(arguments)
+    wait_until_stopped(process)  # trial 0 is running, in the middle of its second epoch
+    assert len((settings.out / "trials" / "0000" / layout.EPOCHS_FILE).read_text().splitlines()) == 1
+    process.kill()
+    process.communicate()
     study = run_study(settings)
     # the lost trial is failed at once (its process is gone), run again with its values, and does not count
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
@@ -411,7 +421,9 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert "| Tuned on validation (best.yaml) | 2 |" in page and "| Base config (no tuning) | 2 |" in page
     assert "`tuned` minus `base`" in page and "On test, over 2 seeds, tuned minus base mae is" in page
     assert "![history](img/tune/history.png)" in page and (tmp_path / "docs" / "img" / "tune" / "history.png").is_file()
-    assert summary["study"]["trials"] == 1 and "results page:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert summary["study"]["trials"] == 1 and "results page:" in out
+    assert f"pictures in {settings.out / 'img'}: history.png, epochs.png, parallel.png, slice.png" in out
     trial_dir = settings.out / "trials" / "0000"  # --keep run: the trial keeps its model, never its resume state
     assert (trial_dir / layout.MODEL_DIR).is_dir() and not (trial_dir / layout.CHECKPOINT_FILE).exists()
 
@@ -429,6 +441,13 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert (settings.out / "final" / "base" / "seed_1" / layout.TEST_METRICS_FILE).stat().st_mtime_ns == base_test
 
 
+def test_trials_csv_has_no_column_for_a_parameter_fixed_by_set(settings):
+    pinned = dataclasses.replace(settings, trials=1, overrides=(*settings.overrides, "train.epochs=1"))
+    study = run_study(pinned)
+    (row,) = read_rows(write_outputs(study, pinned)["trials"])
+    assert "train.epochs" not in row and row["train.lr_main"] == repr(study.trials[0].params["train.lr_main"])
+
+
 def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):
     path = tmp_path / "space.yaml"
     path.write_text("params:\n  train.lr_main: {type: float, low: 1e-4, high: 1e-3, log: true}\n")
@@ -441,7 +460,6 @@ def test_space_files_read_exponent_floats_and_refuse_binary(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_trial_whose_process_died_is_failed_at_once_run_again_and_not_counted(settings, tmp_path, capfd):
-    import platform
 
     import optuna
 
@@ -469,3 +487,35 @@ def test_a_trial_whose_process_died_is_failed_at_once_run_again_and_not_counted(
     assert "its worker (pid" in trial_reason(study.trials[0], 2)
     err = capfd.readouterr()
     assert "A new study created" not in err.err + err.out and "Using an existing study" not in err.err + err.out
+
+
+def test_each_trial_says_k_of_n_and_the_best_so_far_instead_of_optunas_line(settings, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="hscl.tune")
+    optuna_lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: optuna_lines.append(record.getMessage())
+    optuna_loggers = [logging.getLogger(name) for name in ("optuna.study.study", "optuna.study._optimize")]
+    for target in optuna_loggers:
+        target.addHandler(handler)
+    try:
+        study = run_study(dataclasses.replace(settings, pruner="none"))
+    finally:
+        for target in optuna_loggers:
+            target.removeHandler(handler)
+    lines = [record.getMessage() for record in caplog.records if record.name == "hscl.tune"]
+    best = min(t.value for t in study.trials)
+    assert [line.split(" |")[0] for line in lines if " starts" in line] == [
+        "trial 1/2 (number 0) starts",
+        "trial 2/2 (number 1) starts",
+    ]
+    done = [line for line in lines if "complete" in line]
+    assert len(done) == 2 and done[0].startswith("trial 1/2 (number 0) complete: valid mae ")
+    assert done[1].startswith("trial 2/2 (number 1) complete") and f"best so far {best:.4f}" in done[1]
+    assert "train.lr_main=" in done[0] and "model.d_prjh=" in done[0]
+    assert not [line for line in optuna_lines if "finished with value" in line]
+    kept = logging.LogRecord(
+        "optuna.study._optimize", logging.WARNING, "", 0, "Trial 3 failed with value nan.", (), None
+    )
+    assert handler.filter(kept) and optuna_loggers[1].filter(kept)  # Optuna's other lines stay

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hscl.config.loss import LossConfig
+from hscl.config.loss import TIE_TOLERANCE, LossConfig
 from hscl.errors import ConfigError
 from hscl.metrics import sentiment_classes
 
@@ -105,7 +105,11 @@ def _supcr_bounds(y: Tensor, transpose: bool, tie_tolerance: float) -> tuple[Ten
 
 
 def supcr_loss(
-    features: Tensor, labels: Tensor, temperature: float = 0.5, variant: str = "paper", tie_tolerance: float = 0.0
+    features: Tensor,
+    labels: Tensor,
+    temperature: float = 0.5,
+    variant: str = "paper",
+    tie_tolerance: float = TIE_TOLERANCE,
 ) -> Tensor:
     """Supervised contrastive regression loss over all views (exact, O(M^2 log M) time, O(M^2) memory).
 
@@ -114,8 +118,10 @@ def supcr_loss(
     with A(i,j) = {k != i : d_ik >= d_ij - tie_tolerance} (so j itself is in A(i,j)). `variant="paper"`
     uses the anchor's logits r_k = l_ik; `variant="released"` uses the positive's logits r_k = l_jk,
     as the published code does. Label distances and d_ij - tie_tolerance are computed in the labels'
-    dtype. `tie_tolerance=0` compares them exactly; float32 labels then split ties that are exact in
-    decimal (0.6 - 0.4 > 0.4 - 0.2), which a small tolerance (the training default is 1e-5) merges.
+    dtype. The default tolerance is training's (`loss.tie_tolerance`, 1e-5): it merges the ties that
+    float32 labels split although they are exact in decimal (0.6 - 0.4 > 0.4 - 0.2 in float32), so
+    labels on the MOSI grids give the loss of their exact values. `tie_tolerance=0` compares the
+    distances exactly as stored.
     A batch with a single view returns a zero connected to the graph.
 
     Method: views are put in label order, so each A(i,j) is a head plus a tail of that order

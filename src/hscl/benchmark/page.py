@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -70,15 +71,48 @@ def comparison_table(comparison: dict[str, dict[str, float]], reference: str, ba
     return "\n".join(lines) + "\n"
 
 
+def retrain_commands(suite: Suite, results: list[RowResult], common: tuple[str, ...] = ()) -> str:
+    """How to retrain one (row, seed) run of the page alone, exactly: the preset, the suite's overrides
+    `common` (--quick, --set) and the row's, the seed, and the torch thread count the runs used."""
+    lines = [
+        "## Retrain one run exactly",
+        "",
+        "With the code version above, each run below is retrained alone, bit for bit on the same machine, by "
+        "this command with its seed. The thread count matters: torch splits its sums over threads, so "
+        "another count changes the rounding and, after a few epochs, the selected model (README.md, "
+        "'Reproducing a run').",
+        "",
+        "| configuration | command |",
+        "|---|---|",
+    ]
+    for result in results:
+        threads = sorted({t for t in result.threads if t is not None})
+        flag = f" --threads {threads[0]}" if len(threads) == 1 else ""
+        sets = "".join(f" --set {shlex.quote(item)}" for item in (*common, *result.row.overrides))
+        lines.append(f"| {result.row.label} | `hscl train --preset {suite.preset}{sets} --set train.seed=SEED{flag}` |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results_page(
-    suite: Suite, results: list[RowResult], path: str | Path, command: str, images_markdown: str = ""
+    suite: Suite,
+    results: list[RowResult],
+    path: str | Path,
+    command: str,
+    images_markdown: str = "",
+    common: tuple[str, ...] = (),
 ) -> Path:
-    """The Markdown results page of a suite."""
+    """The Markdown results page of a suite; `common`: the overrides every run got (--quick's, --set)."""
     path = Path(path)
     by_key = {r.row.key: r for r in results}
     total = sum(sum(r.wall_seconds) for r in results)
     machines = sorted({machine for r in results for machine in r.machines})
     at_once = max((n for r in results for n in r.concurrent_runs), default=1)
+    threads = sorted({t for r in results for t in r.threads if t is not None})
+    thread_note = (
+        f"{' or '.join(map(str, threads))} torch CPU thread{'' if threads == [1] else 's'} per run"
+        if threads
+        else "not recorded"
+    )
     overlap = f" (summed over runs, which ran up to {at_once} at a time)" if at_once > 1 else ""
     parts = [
         f"# Results: `{suite.name}` suite",
@@ -87,6 +121,7 @@ def write_results_page(
         "",
         f"- Runs trained on: {'; '.join(machines)}.",
         f"- Code version that trained the runs: {', '.join(sorted({v for r in results for v in r.code_versions}))}.",
+        f"- Threads: {thread_note} (a run's thread count changes its result; see 'Retrain one run exactly').",
         f"- Preset: `{suite.preset}`; model selected on the validation split (MAE), test scored once per run.",
         f"- Total training wall time of the runs below: {total / 60:.1f} min{overlap}.",
         "- Test metrics: mean ± sample std over seeds (a single value when one seed ran); accuracies and F1 in %.",
@@ -100,6 +135,7 @@ def write_results_page(
         if reference in by_key and baseline in by_key:
             comparison = paired_comparison(by_key[reference], by_key[baseline])
             parts += [comparison_table(comparison, reference, baseline)]
+    parts += [retrain_commands(suite, results, common)]
     if images_markdown:
         parts += ["## Pictures", "", images_markdown]
     write_text(path, "\n".join(parts))

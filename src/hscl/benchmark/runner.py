@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -22,7 +23,7 @@ from hscl.data.types import MSADataset
 from hscl.errors import ConfigError, HSCLError
 from hscl.provenance import code_version, machine_description
 from hscl.training.run_records import CompletionMark, RunDir
-from hscl.training.runtime import quiet_transformers
+from hscl.training.runtime import quiet_worker
 from hscl.training.trainer import train
 
 
@@ -39,6 +40,7 @@ class RowResult:
     machines: list[str] = dataclasses.field(default_factory=list)
     concurrent_runs: list[int] = dataclasses.field(default_factory=list)
     code_versions: list[str] = dataclasses.field(default_factory=list)
+    threads: list[int | None] = dataclasses.field(default_factory=list)  # torch CPU threads (None: not recorded)
 
 
 def run_key_dir(out_dir: Path, row: Row, seed: int) -> Path:
@@ -113,7 +115,7 @@ def _run_parallel(pending: list[tuple[Row, int, RunConfig]], out_dir: Path, jobs
     queue = list(reversed(pending))
     failure: tuple[str, BaseException] | None = None
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_transformers
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_worker
     ) as pool:
         running: dict[Future, tuple[str, Path]] = {}
         while running or (queue and failure is None):
@@ -157,4 +159,14 @@ def collect_row(out_dir: Path, row: Row, seeds: list[int]) -> RowResult:
         result.machines.append(mark.machine)
         result.concurrent_runs.append(mark.concurrent_runs)
         result.code_versions.append(mark.code_version)
+        result.threads.append(run_threads(run, mark))
     return result
+
+
+def run_threads(run: RunDir, mark: CompletionMark) -> int | None:
+    """The torch CPU threads a suite run trained with: from its sessions, or (older runs) the machine line."""
+    sessions = run.read_sessions()
+    if sessions:
+        return sessions[0].threads
+    found = re.search(r"\((\d+) threads\)", mark.machine)
+    return int(found.group(1)) if found else None

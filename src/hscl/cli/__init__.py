@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
+from hscl.cli._shared import Parser, VersionAction
 from hscl.errors import HSCLError
 
 # Subcommands in the order `hscl --help` lists them; each name is a module of this package.
@@ -31,10 +33,13 @@ INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports SIGINT
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hscl` command, every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="hscl", description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis."
+    parser = Parser(
+        prog="hscl",
+        description="Hierarchical Supervised Contrastive Learning for multimodal sentiment analysis. "
+        "`hscl COMMAND --help` describes a command, its options and their defaults.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=VersionAction, help="print the versions of hscl, Python and torch")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"hscl.cli.{name}").add_parser(sub)
     return parser
@@ -43,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2; Ctrl-C exits with 130."""
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["hscl", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
     except HSCLError as err:

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once, each in its own process (e.g. several on one GPU)"
     )
-    parser.add_argument("--out", help="runs directory (default runs/benchmark-<suite>[-quick])")
+    parser.add_argument("--out", help="runs directory (default: runs/benchmark-<suite>[-quick])")
     parser.add_argument(
         "--results",
         metavar="PAGE.md",
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         run_dir = run_key_dir(out_dir, next(r for r in suite.rows if r.key == suite.report_row), results[0].seeds[0])
         pictures = make_report(run_dir, pictures_dir)
         images = report_markdown(run_dir, pictures, relative_to=page.parent)
-    write_results_page(suite, results, page, command, images)
+    common = (*(suite.quick_overrides if args.quick else ()), *(args.set or []))
+    write_results_page(suite, results, page, command, images, common)
     print(results_table(results), end="")
     print(f"results page: {page}; runs in {out_dir}")
     return 0

@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "inspect",
         help="splits, sizes, lengths, labels, problems",
         description="Print each split's size, feature sizes and lengths, the label histogram and any problems found.",
+        epilog="`audio len min/median/max (L)`: the real frames per sample of the split (shortest, median, "
+        "longest) and, in brackets, L, the padded length of the stored arrays. `d=` is the feature size of "
+        "a modality. The label table counts each split's labels rounded to the 7 classes -3..3.",
     )
     convert = data_sub.add_parser(
         "convert",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
+from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, METRICS_LEGEND, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="reload a run and score a split",
         description="Reload the selected model of a finished run and score one split.",
+        epilog=METRICS_LEGEND,
     )
     parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="split to score")

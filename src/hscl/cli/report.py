@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "of a finished run, as PNG files.",
     )
     parser.add_argument("run_dir", help="a finished run directory")
-    parser.add_argument("--out", metavar="DIR", help="folder for the PNGs, created if needed (default RUN_DIR/report)")
+    parser.add_argument("--out", metavar="DIR", help="folder for the PNGs, created if needed (default: RUN_DIR/report)")
     parser.add_argument(
         "--markdown",
         metavar="FILE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hscl.cli._shared import DEVICE_HELP, add_override_argument, start_logging
+from hscl.cli._shared import DEVICE_HELP, TRAIN_LEGEND, add_override_argument, start_logging
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,34 +14,53 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train (select on valid, test once); also under torchrun",
         description="Train HSCL: fit on train, select the epoch on valid, score test once.",
+        epilog=TRAIN_LEGEND,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a shipped preset (see `hscl presets`)")
     source.add_argument("--config", help="a YAML config file (see `hscl config show` for every field)")
     source.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted run from its last checkpoint")
     add_override_argument(parser)
-    parser.add_argument("--seeds", type=int, nargs="+", help="train once per seed and summarise mean ± std")
     parser.add_argument(
-        "--out", help="run directory (default runs/<name>-<time>); must be new or empty, unless --overwrite"
+        "--seeds", type=int, nargs="+", metavar="SEED", help="train once per seed and summarise mean ± std"
+    )
+    parser.add_argument(
+        "--out",
+        help="run directory; must be new or empty, unless --overwrite (default: runs/<name>-<time>, a new "
+        "folder each time)",
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run (or multi-seed runs) already in --out, once every check has passed",
     )
-    parser.add_argument("--device", help=f"{DEVICE_HELP} (= train.device)")
+    parser.add_argument("--device", help=f"{DEVICE_HELP} (default: the config's train.device)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--log",
         choices=("files", "tensorboard"),
-        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (= train.log)",
+        help="tensorboard: also write TensorBoard event files to RUN_DIR/tensorboard (default: the config's "
+        "train.log, files in every preset)",
     )
     parser.add_argument(
         "--checkpoint-every",
         type=int,
         metavar="N",
         help="write the resumable checkpoint every N epochs, and on every improvement "
-        "(= train.checkpoint_every, default 1)",
+        "(default: the config's train.checkpoint_every, 1 in every preset)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads; results differ between thread counts, so a run records its count and is "
+        "retrained exactly with the same one (default: torch's, one per core)",
+    )
+    parser.add_argument(
+        "--drop-checkpoint",
+        action="store_true",
+        help="delete the resumable checkpoint.pt once the run has finished; it is three times the model's size "
+        "(= train.keep_checkpoint=false)",
     )
     parser.set_defaults(func=run)
 
@@ -54,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from hscl.errors import ConfigError
 
     config = None
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} must be at least 1")
     if args.seeds:
         from hscl.config.train import check_seeds
 
@@ -74,15 +95,22 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(f"train.log={args.log}")
         if args.checkpoint_every is not None:
             overrides.append(f"train.checkpoint_every={args.checkpoint_every}")
+        if args.drop_checkpoint:
+            overrides.append("train.keep_checkpoint=false")
         config = load_config(preset=args.preset, path=args.config, overrides=overrides)
         config.check_text_model()
     start_logging()
+    import torch
+
     from hscl.metrics import format_metrics
     from hscl.training import distributed
     from hscl.training.run_records import RunDir
     from hscl.training.seeds import train_seeds
     from hscl.training.trainer import resume, train
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    command = getattr(args, "command_line", None)
     ctx = distributed.context_from_env()
     try:
         if config is None:
@@ -93,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
                 progress_bar=False if args.no_progress else None,
                 log=args.log,
                 checkpoint_every=args.checkpoint_every,
+                keep_checkpoint=False if args.drop_checkpoint else None,
+                command=command,
             )
         else:
             out = Path(args.out) if args.out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -102,11 +132,11 @@ def run(args: argparse.Namespace) -> int:
                         raise ConfigError(
                             "--seeds runs one process; under torchrun start one run per seed (--set train.seed=N)"
                         )
-                    train_seeds(config, args.seeds, out, overwrite=args.overwrite)
+                    train_seeds(config, args.seeds, out, overwrite=args.overwrite, command=command)
                     print(RunDir(out).read_summary_markdown(), end="")
                     print(f"runs in {out}")
                     return 0
-                result = train(config, out, overwrite=args.overwrite)
+                result = train(config, out, overwrite=args.overwrite, command=command)
             except KeyboardInterrupt:
                 args.interrupt_hint = interrupted_hint(out, args.seeds)
                 raise

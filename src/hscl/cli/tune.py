@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--pruner",
         default="median",
         choices=("median", "hyperband", "none"),
-        help="prunes trials on their per-epoch validation value (default median)",
+        help="prunes trials on their per-epoch validation value",
     )
     parser.add_argument(
         "--sampler-seed",
@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--results",
         metavar="PAGE",
-        help="results page of --final-seeds (default STUDY_DIR/results.md), pictures beside it",
+        help="results page of --final-seeds (default: STUDY_DIR/results.md), pictures beside it",
     )
     parser.set_defaults(func=run)
 
@@ -135,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         f"study {settings.name!r}: {len(study.trials)} trials ({', '.join(f'{n} {s}' for s, n in states.items())}); "
         f"{outputs['trials']}"
     )
+    if outputs["pictures"]:
+        pictures = outputs["pictures"]
+        print(f"pictures in {pictures[0].parent}: {', '.join(path.name for path in pictures)}")
     if outputs["best"] is None:
         raise HSCLError(f"no trial of study {settings.name!r} completed; see {outputs['trials']} for the reasons")
     print(

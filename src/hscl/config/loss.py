@@ -10,6 +10,7 @@ from hscl.config.base import Settings
 
 CONTRASTIVE_KINDS: tuple[str, ...] = ("supcr", "supcr_released", "ntxent", "supcon")
 NonNegative = Annotated[float, Field(ge=0.0)]
+TIE_TOLERANCE = 1e-5  # default tolerance of SupCR's label-distance comparisons (training and `supcr_loss` alike)
 
 
 class LossConfig(Settings):
@@ -34,7 +35,7 @@ class LossConfig(Settings):
     unimodal: bool = Field(True, description="use the unimodal level (text-audio, text-visual) of the hierarchy")
     fusion: bool = Field(True, description="use the fusion level (fused text-audio vs text-visual) of the hierarchy")
     tie_tolerance: NonNegative = Field(
-        1e-5,
+        TIE_TOLERANCE,
         description="absolute tolerance when SupCR compares label distances: k is in A(i, j) when "
         "|y_i - y_k| >= |y_i - y_j| - tie_tolerance; 0 compares float32 distances exactly "
         "(then 0.6 - 0.4 and 0.4 - 0.2 differ)",

@@ -56,6 +56,11 @@ class TrainConfig(Settings):
     checkpoint_every: Positive = Field(
         1, description="epochs between resumable checkpoints (improving and last epochs always get one)"
     )
+    keep_checkpoint: bool = Field(
+        True,
+        description="keep the resumable checkpoint.pt once the run has finished (false: drop it, which saves "
+        "three times the model's size on disk; a finished run is never resumed)",
+    )
 
 
 def check_seeds(seeds: list[int]) -> None:

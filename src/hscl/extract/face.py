@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from hscl.extract.native_log import quiet_native_stderr
+
 N_LANDMARKS = 478  # face mesh with the refined eye and iris points
 
 # MediaPipe face-mesh landmark indices used by the geometry.
@@ -123,18 +125,28 @@ def geometry(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _face_mesh():
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's native start-up lines
+    """MediaPipe's face mesh, built and run once on a blank frame, its native start-up lines kept quiet."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
-    # Every frame is searched on its own (no tracking), so a frame's features do not depend on the ones before.
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+    with quiet_native_stderr():
+        # Every frame is searched on its own (no tracking), so a frame's features do not depend on the ones before.
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+        _process(mesh, np.zeros((64, 64, 3), dtype=np.uint8))  # the models start (and log) on the first frame
+    return mesh
+
+
+def _process(mesh, frame: np.ndarray):
+    with warnings.catch_warnings():  # mediapipe 0.10.14 calls a protobuf method that protobuf 4.25 marks deprecated
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        return mesh.process(np.ascontiguousarray(frame))
 
 
 def detect_landmarks(frame: np.ndarray) -> np.ndarray | None:
     """Normalised landmarks (478, 3) of the most prominent face in an RGB frame, or None if there is no face."""
-    with warnings.catch_warnings():  # mediapipe 0.10.14 calls a protobuf method that protobuf 4.25 marks deprecated
-        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-        result = _face_mesh().process(np.ascontiguousarray(frame))
+    mesh = _face_mesh()
+    with quiet_native_stderr():
+        result = _process(mesh, frame)
     if not result.multi_face_landmarks:
         return None
     return np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)

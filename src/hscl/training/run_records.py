@@ -10,6 +10,8 @@ in it except the model folder's contents (`HSCL.save_pretrained`) and the resuma
     projections_*.npz        test-split projections before training and of the selected checkpoint
     checkpoint.pt            the resumable state (`hscl train --resume`)
     tensorboard/             event files of `--log tensorboard`
+    sessions.json            `Session` list: the command, torch threads, machine and code version that started the run,
+                             then those of each resume
     wall_seconds.json        `CompletionMark`: written by the suite runner once a run has returned
     summary.json, summary.md  `SeedsSummary` of a multi-seed run (in the folder above the seeds' runs)
 """
@@ -52,6 +54,7 @@ COMPLETION_FILE = "wall_seconds.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 EXTRACTION_FILE = "extraction.json"  # trained on `hscl extract` output: how its features were made
+SESSIONS_FILE = "sessions.json"
 RECORDS: tuple[str, ...] = (  # every entry of the layout: what no other command may write over
     RUN_CONFIG_FILE,
     EPOCHS_FILE,
@@ -66,6 +69,7 @@ RECORDS: tuple[str, ...] = (  # every entry of the layout: what no other command
     SUMMARY_JSON,
     SUMMARY_MD,
     EXTRACTION_FILE,
+    SESSIONS_FILE,
 )
 
 
@@ -117,6 +121,19 @@ class CompletionMark:
     machine: str = "not recorded"
     concurrent_runs: int = 1
     code_version: str = "not recorded"
+
+
+@dataclass(frozen=True)
+class Session:
+    """How a run was started, or resumed: enough to train it again exactly (`hscl train --config
+    RUN/config.yaml --threads THREADS`, on the same machine and code version)."""
+
+    command: str  # the hscl command line, or the Python entry point and the script that called it
+    threads: int  # torch's intra-op CPU threads, which change float rounding and so the trained weights
+    processes: int  # processes training together (torchrun's world size)
+    machine: str
+    code_version: str
+    started: str  # local time, ISO 8601
 
 
 @dataclass(frozen=True)
@@ -211,6 +228,22 @@ class RunDir:
         write_text(self.path / EPOCHS_FILE, "")
         if extraction is not None:
             _write_json(self.path / EXTRACTION_FILE, extraction)
+
+    def add_session(self, session: Session) -> None:
+        """Record how the run was started (after `start`) or resumed."""
+        path = self.path / SESSIONS_FILE
+        before = _read_json(path, "") if path.is_file() else []
+        _write_json(path, [*before, asdict(session)])
+
+    def read_sessions(self) -> list[Session]:
+        """How the run was started and each time it was resumed (empty for runs older than the record)."""
+        path = self.path / SESSIONS_FILE
+        if not path.is_file():
+            return []
+        try:
+            return [Session(**entry) for entry in _read_json(path, "")]
+        except TypeError as err:
+            raise HSCLError(f"{path}: not a list of session records ({err})") from err
 
     def read_extraction(self) -> dict[str, Any] | None:
         """How the features of the run's training data were extracted, or None if not by `hscl extract`."""

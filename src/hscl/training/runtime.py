@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import sys
 
 import numpy as np
 import torch
@@ -60,3 +62,31 @@ def quiet_transformers() -> None:
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+
+
+_API_HANDLER_NAME = "hscl-api-stdout"
+
+
+def show_progress_logs() -> None:
+    """For the Python API: hscl's INFO lines (one per epoch, the result) on stdout, as the command line prints
+    them, unless the application has set up logging itself (a handler on the root logger, or a level of its
+    own on the "hscl" logger); then its set-up decides, and the handler added by an earlier call goes."""
+    package = logging.getLogger("hscl")
+    ours = [handler for handler in package.handlers if handler.get_name() == _API_HANDLER_NAME]
+    if logging.getLogger().handlers or (package.level != logging.NOTSET and not ours):
+        for handler in ours:
+            package.removeHandler(handler)
+        return
+    if not ours:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.set_name(_API_HANDLER_NAME)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        package.addHandler(handler)
+        package.setLevel(logging.INFO)
+
+
+def quiet_worker() -> None:
+    """A worker process of a suite: no advisory noise from transformers, and only hscl's warnings (the parent
+    process reports each run as it finishes)."""
+    quiet_transformers()
+    logging.getLogger("hscl").setLevel(logging.WARNING)

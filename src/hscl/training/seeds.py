@@ -12,6 +12,7 @@ from hscl.files import FolderLock, clear_dir
 from hscl.metrics import METRIC_KEYS, PERCENT_KEYS
 from hscl.training.mean_std import MeanStd, mean_std_cell, summarise
 from hscl.training.run_records import RunDir, SeedsSummary
+from hscl.training.runtime import show_progress_logs
 from hscl.training.trainer import RunResult, Trainer
 
 
@@ -37,6 +38,7 @@ def train_seeds(
     dataset: MSADataset | None = None,
     *,
     overwrite: bool = False,
+    command: str | None = None,
 ) -> list[RunResult]:
     """Train `config` once per seed into `out_dir/seed_<seed>` and write summary.json / summary.md.
 
@@ -44,6 +46,7 @@ def train_seeds(
     first seed's trainer is built (config, data and text model checked).
     """
     check_seeds(seeds)
+    show_progress_logs()
     out = RunDir(out_dir)
     inputs = [config.data.path, config.check_text_model().path]
     out.check_new(overwrite, inputs)
@@ -53,7 +56,7 @@ def train_seeds(
         results = []
         for number, seed in enumerate(seeds):
             seeded = config.replace(train=config.train.replace(seed=seed))
-            trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite)
+            trainer = Trainer(seeded, seed_dir(out_dir, seed), dataset, overwrite=overwrite, command=command)
             if number == 0:  # the first seed's own folder is cleared by its trainer
                 clear_dir(out.path, keep=[seed_dir(out_dir, seed).name])
             results.append(trainer.run())

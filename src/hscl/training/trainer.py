@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from hscl.files import FolderLock
 from hscl.losses import HSCLLoss
 from hscl.metrics import LOWER_IS_BETTER, format_metrics
 from hscl.model.hscl import HSCL
+from hscl.provenance import code_version, machine_description
 from hscl.training import distributed
 from hscl.training.checkpoint import (
     Checkpoint,
@@ -46,11 +49,12 @@ from hscl.training.run_records import (
     EpochRecord,
     RunDir,
     Selection,
+    Session,
 )
-from hscl.training.runtime import seed_everything
+from hscl.training.runtime import seed_everything, show_progress_logs
 
 logger = logging.getLogger("hscl.train")
-RESUME_RUNTIME_FIELDS = ("device", "progress_bar", "log", "checkpoint_every")  # train.* a resumed run may change
+RESUME_RUNTIME_FIELDS = ("device", "progress_bar", "log", "checkpoint_every", "keep_checkpoint")  # a resume may change
 
 
 class NonFiniteLossError(HSCLError):
@@ -132,10 +136,12 @@ class Trainer:
     run already in `run_dir` (refused otherwise), clearing it only when `run` starts. `train.log`:
     "files" (metrics.jsonl only) or "tensorboard" (also TensorBoard event files). A checkpoint is
     written every `train.checkpoint_every` epochs, after every epoch that improves the selection
-    metric, and at the end.
+    metric, and at the end; once the run has finished it is dropped unless `train.keep_checkpoint`.
 
     `score_test=False` trains without the test split: it is never encoded, projected or scored (tuning).
     `on_epoch(epoch, valid_metrics)` is called after each epoch is recorded; what it raises stops the run.
+    `command` (what started the run, recorded with the thread count in sessions.json): the command line, or
+    by default the Python entry point and script.
     """
 
     def __init__(
@@ -148,8 +154,10 @@ class Trainer:
         overwrite: bool = False,
         score_test: bool = True,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        command: str | None = None,
     ) -> None:
         check_log(config.train.log)
+        self.command = command or python_command()
         text = config.check_text_model()
         self.config = config
         self.run_dir = RunDir(run_dir)
@@ -231,7 +239,8 @@ class Trainer:
             if len(index) >= self.ctx.world_size
         ]
         sums: dict[str, float] = {}
-        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not (train.progress_bar and self.ctx.is_main))
+        shown = train.progress_bar and self.ctx.is_main
+        bar = tqdm(batches, desc=f"epoch {epoch}/{train.epochs}", leave=False, disable=not shown)
         self.optimizer.zero_grad(set_to_none=True)
         for step, index in enumerate(bar, start=1):
             update = step % train.grad_accum == 0 or step == len(batches)
@@ -316,6 +325,8 @@ class Trainer:
         if best.best_epoch == 0:
             raise HSCLError(f"no epoch produced a finite validation {metric}; nothing selected")
         test = self._test_once() if self.score_test else None
+        if not self.config.train.keep_checkpoint and self.ctx.is_main:
+            self.run_dir.drop_checkpoint()
         wall = time.perf_counter() - started
         logger.info(
             "selected epoch %d (valid %s %.4f); test %s",
@@ -385,6 +396,7 @@ class Trainer:
         if not self.ctx.is_main:
             return
         self.run_dir.start(self.config, self.dataset.extraction)
+        self._record_session()
         if self.score_test:
             self._save_projections(PROJECTIONS_INITIAL, self.model)
 
@@ -439,9 +451,30 @@ class Trainer:
                         f"selected epoch {state.best_epoch}"
                     )
                 self._export_best()  # stopped between the checkpoint of an improving epoch and its export
+            self._record_session()
         distributed.barrier(self.ctx)
         logger.info(
             "resuming %s after epoch %d (selected so far: epoch %d)", self.run_dir, state.epoch, state.best_epoch
+        )
+
+    def _record_session(self) -> None:
+        """sessions.json: this command, the torch thread count, machine and code version; logged once too."""
+        session = Session(
+            self.command,
+            torch.get_num_threads(),
+            self.ctx.world_size,
+            machine_description(),
+            code_version(),
+            time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        self.run_dir.add_session(session)
+        logger.info(
+            "training %s on %s, %d torch CPU thread%s, code %s",
+            self.run_dir,
+            self.device,
+            session.threads,
+            "" if session.threads == 1 else "s",
+            session.code_version,
         )
 
     def _save_checkpoint(self) -> None:
@@ -504,11 +537,25 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, obje
     return found
 
 
+def python_command() -> str:
+    """What started a run from Python: the entry point and the command line of the calling script."""
+    return f"hscl Python API, in: python {shlex.join(sys.argv)}"
+
+
 def train(
-    config: RunConfig, run_dir: str | Path, dataset: MSADataset | None = None, *, overwrite: bool = False
+    config: RunConfig,
+    run_dir: str | Path,
+    dataset: MSADataset | None = None,
+    *,
+    overwrite: bool = False,
+    command: str | None = None,
 ) -> RunResult:
-    """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result."""
-    return Trainer(config, run_dir, dataset, overwrite=overwrite).run()
+    """Run one training run into `run_dir` (new or empty, or replaced when `overwrite`) and return its result.
+
+    Logs one line per epoch and the result (on stdout, unless the application set up logging itself).
+    `command`: what to record as having started the run (default: `python_command()`)."""
+    show_progress_logs()
+    return Trainer(config, run_dir, dataset, overwrite=overwrite, command=command).run()
 
 
 def resume(
@@ -518,11 +565,13 @@ def resume(
     progress_bar: bool | None = None,
     log: str | None = None,
     checkpoint_every: int | None = None,
+    keep_checkpoint: bool | None = None,
+    command: str | None = None,
 ) -> RunResult:
     """Carry on an interrupted run from its last checkpoint, with the config saved in `run_dir`.
 
-    Only how it runs may change, where given: `device`, `progress_bar`, `log` and
-    `checkpoint_every`.
+    Only how it runs may change, where given: `device`, `progress_bar`, `log`, `checkpoint_every` and
+    `keep_checkpoint`.
     """
     config = RunDir(run_dir).read_config()
     runtime = {
@@ -532,8 +581,10 @@ def resume(
             ("progress_bar", progress_bar),
             ("log", log),
             ("checkpoint_every", checkpoint_every),
+            ("keep_checkpoint", keep_checkpoint),
         )
         if value is not None
     }
     config = config.replace(train=config.train.replace(**runtime))
-    return Trainer(config, run_dir, resume=True).run()
+    show_progress_logs()
+    return Trainer(config, run_dir, resume=True, command=command).run()

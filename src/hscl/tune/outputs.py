@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from hscl.config import save_config
 from hscl.files import open_atomic
 from hscl.tune.pictures import write_pictures
-from hscl.tune.study import TuneSettings
+from hscl.tune.study import TuneSettings, pinned_paths
 
 if TYPE_CHECKING:
     import optuna
@@ -41,9 +41,11 @@ def trial_reason(trial: optuna.trial.FrozenTrial, retried_as: int | None = None)
 
 
 def write_trials_csv(study: optuna.Study, settings: TuneSettings) -> Path:
-    """One row per trial: state, objective value, selected epoch, epochs run, seconds, parameters, reason, run dir."""
+    """One row per trial: state, objective value, selected epoch, epochs run, seconds, the searched parameters (not
+    those --set fixes), reason, run dir (HOST:PATH)."""
     path = settings.out / TRIALS_CSV
-    params = [param.path for param in settings.space.params]
+    pinned = set(pinned_paths(settings))
+    params = [param.path for param in settings.space.params if param.path not in pinned]
     with open_atomic(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(

@@ -38,13 +38,15 @@ if TYPE_CHECKING:
     from hscl.config import RunConfig
     from hscl.data.types import MSADataset
 
+logger = logging.getLogger("hscl.tune")
 PRUNERS = ("median", "hyperband", "none")
 KEEP = ("metrics", "run")  # what a finished trial keeps: its records only, or the whole run directory (model)
 STORAGE_FILE = "study.db"
 INTERRUPT_GRACE = 10.0  # seconds a worker gets to stop on its own after Ctrl-C before it is sent SIGINT
 MAX_RETRIES = 2  # a trial whose worker was killed or lost is run again (same values) at most this many times
 TRIALS_DIR = "trials"
-RUNTIME_FIELDS = ("device", "progress_bar")  # train.* fields that may differ between workers of one study
+# train.* fields that may differ between workers of one study: how a trial runs, not what it trains
+RUNTIME_FIELDS = ("device", "progress_bar", "keep_checkpoint")
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,7 @@ def validated(settings: TuneSettings) -> TuneSettings:
         raise ConfigError(f"--keep {settings.keep!r}: expected one of {', '.join(KEEP)}")
     base = settings.base_config()  # the base config is valid (select_metric among them)
     check_output_folder(settings.out, study_inputs(settings, base))
-    set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
-    pinned = tuple(p.path for p in settings.space.params if p.path in set_paths)
+    pinned = pinned_paths(settings)
     space = settings.space.without(set(pinned))
     if not space.params:
         raise ConfigError(f"{settings.space.source}: every searched path is fixed by --set; nothing to search")
@@ -128,6 +129,12 @@ def storage_file(settings: TuneSettings) -> Path | None:
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///") :].split("?", 1)[0])
     return None
+
+
+def pinned_paths(settings: TuneSettings) -> tuple[str, ...]:
+    """The space's paths that --set fixes: they are not searched."""
+    set_paths = {item.split("=", 1)[0].strip() for item in settings.overrides}
+    return tuple(p.path for p in settings.space.params if p.path in set_paths)
 
 
 def check_storage_url(url: str | None) -> None:
@@ -192,12 +199,17 @@ def retry_callback() -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
 
-def counted_trials(study: optuna.Study) -> int:
+def counting_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The trials that count toward `--trials`: all of them, in any state, except those lost with their worker that
     have been queued again (their retry counts instead)."""
     trials = study.get_trials(deepcopy=False)
     retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
-    return len(trials) - len(retried)
+    return [trial for trial in trials if trial.number not in retried]
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """How many trials count toward `--trials` (`counting_trials`)."""
+    return len(counting_trials(study))
 
 
 def worker_tag() -> str:
@@ -322,6 +334,9 @@ class Objective:
         from hscl.training.trainer import Trainer
 
         params = {param.path: param.suggest(trial) for param in self.settings.space.params}
+        started = len(trial.study.get_trials(deepcopy=False))
+        values = " ".join(f"{path}={_short(value)}" for path, value in params.items())
+        logger.info("trial %d/%d (number %d) starts | %s", started, self.settings.trials, trial.number, values)
         config = self.settings.config_for(params, "train.progress_bar=false")
         run_dir = self.settings.out / TRIALS_DIR / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", f"{platform.node()}:{run_dir}")
@@ -359,6 +374,52 @@ def tidy(run_dir: Path, keep: str) -> None:
         shutil.rmtree(run.model_dir)
 
 
+class TrialProgress:
+    """After each trial this process ran: one line `trial k/N` (k: finished trials that count toward `--trials`,
+    all workers together), how it ended, the best value so far and its parameters. It replaces Optuna's own line."""
+
+    def __init__(self, total: int, metric: str) -> None:
+        self.total = total
+        self.metric = metric
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        finished = sum(t.state.is_finished() for t in counting_trials(study))
+        state = trial.state.name
+        if state == "COMPLETE":
+            outcome = (
+                f"complete: valid {self.metric} {trial.value:.4f} (epoch {trial.user_attrs.get('selected_epoch')})"
+            )
+        elif state == "PRUNED":
+            outcome = f"pruned after epoch {trial.last_step}"
+        else:
+            outcome = f"{state.lower()}: {trial.user_attrs.get('fail_reason', 'see the warning above')}"
+        try:
+            best = f"best so far {study.best_value:.4f} (trial {study.best_trial.number})"
+        except ValueError:
+            best = "no trial complete yet"
+        values = " ".join(f"{path}={_short(value)}" for path, value in trial.params.items())
+        logger.info("trial %d/%d (number %d) %s; %s | %s", finished, self.total, trial.number, outcome, best, values)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class _WithoutOptunaTrialLines(logging.Filter):
+    """Drops Optuna's "Trial N finished with value ..." and "Trial N pruned." lines, which `TrialProgress` replaces."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and (" finished with value" in message or " pruned." in message))
+
+
+def _replace_optuna_trial_lines() -> None:
+    for name in ("optuna.study.study", "optuna.study._optimize"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _WithoutOptunaTrialLines) for f in target.filters):
+            target.addFilter(_WithoutOptunaTrialLines())
+
+
 def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None = None) -> None:
     """Run trials in this process until the study holds `settings.trials` counted trials (or the timeout passes)."""
     import torch
@@ -372,12 +433,16 @@ def optimise(settings: TuneSettings, worker: int = 0, dataset: MSADataset | None
             study.stop()
 
     quiet_interrupts()
+    _replace_optuna_trial_lines()
     study.optimize(
         Objective(settings, dataset),
         timeout=settings.timeout,
         catch=(HSCLError, torch.OutOfMemoryError),
         gc_after_trial=True,
-        callbacks=[stop_when_full],
+        callbacks=[
+            stop_when_full,
+            TrialProgress(settings.trials, settings.base_config().train.select_metric),
+        ],
     )
 
 
