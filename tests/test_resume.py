@@ -378,7 +378,6 @@ def test_resume_refuses_an_edited_config_or_another_runs_checkpoint_in_one_line(
     assert "does not fit the model that" in line and "size mismatch" in line and "another run" in line
 
 
-
 def test_waiting_for_the_stop_fails_clearly_when_the_command_exits_first(tmp_path):
     process = start_stopping(["train", "--config", str(tmp_path / "missing.yaml")], one_process_env())
     with pytest.raises(AssertionError, match=r"exited \(2\) before epoch 2: .*missing.yaml: no such config file"):
