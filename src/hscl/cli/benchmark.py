@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--results",
         metavar="PAGE.md",
-        help="results page to write, with its .json summary and img/<suite>[-quick]/ pictures beside it "
-        "(default OUT/results.md; the shipped pages are regenerated with --results docs/results/<suite>.md)",
+        help="results page to write, with its .json summary and img/<suite>[-quick]/ pictures beside it; the "
+        "shipped pages are regenerated with --results docs/results/<suite>.md (default: OUT/results.md)",
     )
     add_override_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="skip the pictures")
