@@ -301,7 +301,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(conf
     def interrupted(self):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("hscl.training.trainer.Trainer.run", interrupted)
+    monkeypatch.setattr("hscl.training.trainer.Trainer._run", interrupted)
     assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "hscl: interrupted; no epoch had finished, so there is nothing to resume: start the run again"

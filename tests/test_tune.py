@@ -423,7 +423,7 @@ def test_final_comparison_trains_both_configs_scores_test_once_and_writes_the_pa
     assert "![history](img/tune/history.png)" in page and (tmp_path / "docs" / "img" / "tune" / "history.png").is_file()
     out = capsys.readouterr().out
     assert summary["study"]["trials"] == 1 and "results page:" in out
-    assert f"pictures in {settings.out / 'img'}: history.png, epochs.png, parallel.png, slice.png" in out
+    assert f"pictures in {settings.out / 'img'}: history.png, epochs.png, slice.png, parallel.png" in out
     trial_dir = settings.out / "trials" / "0000"  # --keep run: the trial keeps its model, never its resume state
     assert (trial_dir / layout.MODEL_DIR).is_dir() and not (trial_dir / layout.CHECKPOINT_FILE).exists()
 
