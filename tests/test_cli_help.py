@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -93,3 +94,15 @@ def test_help_epilogs_explain_the_output(argv, words, capsys):
     text = capsys.readouterr().out
     for word in words:
         assert word in text, (argv, word)
+
+
+def test_a_closed_standard_output_ends_the_command_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: the first write fails, as behind `| head` once head has exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hscl.cli", "presets"], stdout=write_end, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -4,6 +4,7 @@ trip extract -> train -> predict (dataset and media), with the refusals a user c
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import shutil
@@ -162,28 +163,19 @@ def run(extracted, tiny_text_model_dir, tmp_path_factory):
     return run_dir
 
 
-def test_round_trip_media_prediction_equals_dataset_prediction(run, extracted, media, tmp_path):
-    by_data, by_media = tmp_path / "data.csv", tmp_path / "media.csv"
+def test_round_trip_media_prediction_equals_dataset_prediction(run, extracted, media, tmp_path, capsys):
+    by_data = tmp_path / "data.csv"
     assert main(["predict", str(run), "--data", str(extracted), "--out", str(by_data)]) == 0
-    assert (
-        main(
-            [
-                "predict",
-                str(run),
-                "--media",
-                str(media / "clips" / "clip6.mp4"),
-                "--text",
-                "great fun",
-                "--out",
-                str(by_media),
-            ]
-        )
-        == 0
-    )
-    data_rows = {row["id"]: float(row["prediction"]) for row in csv.DictReader(by_data.open())}
-    media_rows = list(csv.DictReader(by_media.open()))
+    capsys.readouterr()
+    clip = str(media / "clips" / "clip6.mp4")
+    assert main(["predict", str(run), "--media", clip, "--text", "great fun"]) == 0  # no --out: standard output
+    data_rows = {row["id"]: row for row in csv.DictReader(by_data.open())}
+    media_rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [row["id"] for row in media_rows] == ["clip6"]
-    assert float(media_rows[0]["prediction"]) == pytest.approx(data_rows["clip6"], abs=1e-5)
+    assert list(media_rows[0]) == ["id", "file", "score", "class7", "polarity", "raw"]
+    for column in ("raw", "score"):
+        assert float(media_rows[0][column]) == pytest.approx(float(data_rows["clip6"][column]), abs=1e-5)
+    assert media_rows[0]["class7"] == data_rows["clip6"]["class7"]
 
 
 def test_the_run_keeps_its_extraction_settings(run, extracted, media, tmp_path):

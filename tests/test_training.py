@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import numpy as np
@@ -81,6 +82,9 @@ def test_drop_checkpoint_leaves_a_finished_run_without_its_resume_state(tiny_tex
     threads = torch.get_num_threads()
     try:
         assert main(arguments) == 0
+        assert torch.get_num_threads() == 1
+        # at the thread count it trained with: sums over other thread counts differ in their last bits
+        assert evaluate_run(run, device="cpu") == json.loads((run / layout.TEST_METRICS_FILE).read_text())
     finally:
         torch.set_num_threads(threads)
     assert not (run / layout.CHECKPOINT_FILE).exists() and (run / layout.TEST_METRICS_FILE).is_file()
@@ -88,7 +92,6 @@ def test_drop_checkpoint_leaves_a_finished_run_without_its_resume_state(tiny_tex
     assert session.command == "hscl " + " ".join(arguments) and session.threads == 1 and session.processes == 1
     assert main(["train", "--config", str(config_file), "--out", str(tmp_path / "other"), "--threads", "0"]) == 2
     assert layout.RunDir(run).read_config().train.keep_checkpoint is False
-    assert evaluate_run(run, device="cpu") == json.loads((run / layout.TEST_METRICS_FILE).read_text())
 
 
 def test_evaluate_reproduces_saved_test_metrics_exactly(trained):
@@ -113,8 +116,20 @@ def test_predictor_on_raw_inputs_matches_split_predictions(trained):
     test = load_dataset(None, "synthetic", **SIZES)["test"]
     audio = [test.audio.features[i, : test.audio.lengths[i]] for i in range(3)]
     visual = [test.visual.features[i, : test.visual.lengths[i]] for i in range(3)]
-    raw = predictor.predict(test.texts[:3], audio=audio, visual=visual)
-    np.testing.assert_allclose(raw, predictor.predict_split(test)[:3], atol=1e-5)
+    scores = predictor.predict(test.texts[:3], audio=audio, visual=visual)
+    np.testing.assert_allclose(scores.raw, predictor.predict_split(test).raw[:3], atol=1e-5)
+    np.testing.assert_array_equal(scores.score, np.clip(scores.raw, -3, 3))
+
+
+def test_predict_without_out_prints_the_csv_with_clipped_scores_and_raw_outputs(trained, capsys):
+    rows = predict_run(trained.run_dir, data=None, out_csv=None, device="cpu")
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows == len(table) == SIZES["n_test"]
+    assert list(table[0]) == ["id", "split", "score", "class7", "polarity", "raw", "label"]
+    for row in table:
+        raw, score = float(row["raw"]), float(row["score"])
+        assert score == pytest.approx(min(3.0, max(-3.0, raw)), abs=1e-6)
+        assert int(row["class7"]) == round(score) and row["polarity"] == ("positive" if score >= 0 else "negative")
 
 
 def test_same_seed_same_result(trained, tiny_text_model_dir, tmp_path):

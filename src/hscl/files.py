@@ -15,12 +15,14 @@ folders, the records of a run) as `inputs`.
 
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import shutil
 import socket
+import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -54,6 +56,21 @@ def open_atomic(path: PathLike, binary: bool = False) -> Iterator[IO]:
         if isinstance(err, OSError):
             raise HSCLError(f"{path}: cannot be written, {_why_not(path, err)}") from err
         raise
+
+
+def write_csv(path: PathLike | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A CSV file written atomically at `path` (already checked with `check_output_file`), or to standard
+    output when `path` is None."""
+    if path is None:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        sys.stdout.flush()
+        return
+    with open_atomic(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def _why_not(path: Path, err: OSError) -> str:

@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "extract",
 )
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports SIGINT
+BROKEN_PIPE = 141  # exit status when the reader of standard output went away (`| head`), as a shell reports SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and exit status 2; Ctrl-C exits with 130."""
+    """Entry point: user errors become one line on stderr and exit status 2; Ctrl-C exits with 130; a closed
+    standard output (`hscl ... | head`) ends the command quietly with 141."""
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["hscl", *(sys.argv[1:] if argv is None else argv)])
     try:
@@ -57,3 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"hscl: interrupted{getattr(args, 'interrupt_hint', '')}", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return BROKEN_PIPE

@@ -6,16 +6,21 @@ import argparse
 
 from hscl.cli._shared import DEVICE_HELP, FORMAT_HELP, start_logging
 
+COLUMNS_HELP = (  # the columns of hscl.scores.Scores, in words (here: no numpy at start-up)
+    "score: the prediction clipped to [-3, 3]; class7: round(score), -3..3; polarity: positive when "
+    "score >= 0, else negative (the has0 convention of Acc-2); raw: the model's output before clipping"
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `hscl predict`."""
     parser = sub.add_parser(
         "predict",
         help="write predictions of a run for a dataset or media files",
-        description="Write the predictions of a run's selected model as CSV: for a dataset "
-        "(--data: id, split, prediction, label) or for video/audio files (--media: "
-        "id, file, prediction), which are extracted with exactly the settings of the "
-        "run's training data.",
+        description="Write the predictions of a run's selected model as CSV, to --out or to standard output: "
+        "for a dataset (--data: id, split, score, class7, polarity, raw, label) or for video/audio files "
+        "(--media: id, file, score, class7, polarity, raw), which are extracted with exactly the settings "
+        f"of the run's training data. {COLUMNS_HELP}.",
     )
     parser.add_argument("run_dir", help="a run directory written by `hscl train`")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -40,7 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--jobs", type=int, default=1, help="for --media: files extracted at once (default: %(default)s)"
     )
     parser.add_argument(
-        "--out", required=True, help="CSV file to write (a new file, or one to replace; never the --data input)"
+        "--out",
+        help="CSV file to write (a new file, or one to replace; never an input); without it, the CSV goes to "
+        "standard output",
     )
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.set_defaults(func=run)
@@ -79,5 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
         check_same_extraction(args.run_dir, args.data)
         rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
-    print(f"wrote {rows} predictions to {args.out}")
+    if args.out is not None:
+        print(f"wrote {rows} predictions to {args.out}")
     return 0

@@ -3,7 +3,6 @@ data, then predict them."""
 
 from __future__ import annotations
 
-import csv
 import sys
 import tempfile
 from pathlib import Path
@@ -12,7 +11,8 @@ from hscl.errors import ConfigError, HSCLError
 from hscl.extract.dataset import build_dataset
 from hscl.extract.inputs import TRANSCRIPT_HELP, find_media, plan_utterances
 from hscl.extract.records import check_versions, run_extraction_record
-from hscl.files import check_output_file, open_atomic
+from hscl.files import check_output_file, write_csv
+from hscl.scores import COLUMNS
 
 TEXT_HELP = f'give it with --text "..." (one media file), or {TRANSCRIPT_HELP.removeprefix("supply it with ")}'
 
@@ -20,7 +20,7 @@ TEXT_HELP = f'give it with --text "..." (one media file), or {TRANSCRIPT_HELP.re
 def predict_media(
     run_dir: str | Path,
     media: list[str],
-    out_csv: str | Path,
+    out_csv: str | Path | None,
     text: str | None = None,
     transcripts: list[str] | None = None,
     segments: str | None = None,
@@ -28,8 +28,8 @@ def predict_media(
     device: str = "auto",
     progress: bool = True,
 ) -> int:
-    """Extract `media` as the run's training data was extracted, predict, and write `id, file, prediction` rows;
-    returns the row count."""
+    """Extract `media` as the run's training data was extracted, predict, and write `id, file, score, class7,
+    polarity, raw` rows to `out_csv` (None: standard output); returns the row count."""
     from hscl.extract.runner import run_extraction
     from hscl.training.inference import Predictor
     from hscl.training.run_records import RunDir
@@ -37,7 +37,7 @@ def predict_media(
     files = find_media(media)
     transcript_files = [Path(t) for t in transcripts or []]
     inputs = [*files, *transcript_files, segments, *RunDir(run_dir).records()]
-    out = check_output_file(out_csv, inputs)
+    out = None if out_csv is None else check_output_file(out_csv, inputs)
     record = run_extraction_record(run_dir)
     check_versions(record, run_dir)
     texts = None
@@ -61,9 +61,6 @@ def predict_media(
         raise HSCLError(f"{', '.join(media)}: no utterance could be extracted (see the lines above)")
     split = build_dataset(plan, result, record.settings, "media", labelled=False).splits["test"]
     files_of = {u.id: file for file, utterances in plan.items() for u in utterances}
-    predictions = predictor.predict_split(split)
-    with open_atomic(out) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "file", "prediction"])
-        writer.writerows((uid, files_of[uid], f"{pred:.6f}") for uid, pred in zip(split.ids, predictions))
+    scores = predictor.predict_split(split)
+    write_csv(out, ["id", "file", *COLUMNS], ([uid, files_of[uid], *scores.row(i)] for i, uid in enumerate(split.ids)))
     return len(split.ids)

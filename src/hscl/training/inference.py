@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +12,9 @@ from hscl.data.batching import encode_split
 from hscl.data.loading import data_inputs, load_data, load_for_prediction
 from hscl.data.types import MSADataset, Sequences, SplitData
 from hscl.errors import DataError, HSCLError
-from hscl.files import check_output_file, open_atomic
+from hscl.files import check_output_file, write_csv
 from hscl.model.hscl import HSCL, load_tokenizer
+from hscl.scores import COLUMNS, Scores
 from hscl.training.evaluation import evaluate_split, predict_split
 from hscl.training.run_records import RunDir
 from hscl.training.runtime import select_device
@@ -51,15 +51,16 @@ class Predictor:
                     f"{has}, but the model was trained on {expected}-d {modality} features",
                 )
 
-    def predict_split(self, split: SplitData) -> np.ndarray:
-        """Predictions for every sample of `split`, in order."""
+    def predict_split(self, split: SplitData) -> Scores:
+        """The scores of every sample of `split`, in order: clipped to [-3, 3], with classes and raw outputs."""
         encoded = encode_split(split, self.tokenizer, self.max_text_len)
-        return predict_split(self.model, encoded, self.batch_size, self.device)
+        return Scores.from_raw(predict_split(self.model, encoded, self.batch_size, self.device))
 
     def predict(
         self, texts: list[str], audio: list[np.ndarray] | None = None, visual: list[np.ndarray] | None = None
-    ) -> np.ndarray:
-        """Sentiment scores for raw inputs: transcripts plus (length, dim) feature arrays per sample."""
+    ) -> Scores:
+        """Sentiment scores for raw inputs: transcripts plus (length, dim) feature arrays per sample
+        (`.score` clipped to [-3, 3], `.class7`, `.polarity`, `.raw`)."""
         split = SplitData(
             ids=[str(i) for i in range(len(texts))],
             texts=list(texts),
@@ -105,13 +106,14 @@ def evaluate_run(
 def predict_run(
     run_dir: str | Path,
     data: str | None,
-    out_csv: str | Path,
+    out_csv: str | Path | None,
     format: str | None = None,
     split: str = "test",
     device: str = "auto",
 ) -> int:
-    """Write `id, split, prediction, label` rows of dataset `data` (None: the run's own) for `split` (or every
-    non-empty split with 'all'); returns the row count. An unlabelled extracted set gets empty labels.
+    """Write `id, split, score, class7, polarity, raw, label` rows (`hscl.scores.COLUMNS`) of dataset `data`
+    (None: the run's own) for `split` (or every non-empty split with 'all') to `out_csv` (None: standard
+    output); returns the row count. An unlabelled extracted set gets empty labels.
 
     Everything is checked (the output location, the run, the data and its feature sizes) before the CSV
     is written, atomically. (`hscl predict --data` first checks that data from `hscl extract` was extracted
@@ -121,7 +123,7 @@ def predict_run(
     run.require_folder()
     own = run.read_config().data
     reads = data_inputs(data) if data is not None else data_inputs(own.path, own.options)
-    out = check_output_file(out_csv, [*run.records(), *reads])
+    out = None if out_csv is None else check_output_file(out_csv, [*run.records(), *reads])
     predictor = Predictor.from_run(run_dir, device)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)
@@ -129,18 +131,13 @@ def predict_run(
     if split != "all" and not len(dataset.splits.get(split, [])):
         present = ", ".join(name for name in dataset.splits if len(dataset[name]))
         raise HSCLError(f"{dataset.source or data}: no samples in split {split!r}; it has {present}")
-    rows = [
-        (sample_id, name, pred, label)
-        for name in names
-        for sample_id, pred, label in zip(
-            dataset[name].ids, predictor.predict_split(dataset[name]), dataset[name].labels
-        )
-    ]
-    with open_atomic(out) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "split", "prediction", "label"])
-        writer.writerows(
-            [sample_id, name, f"{pred:.6f}", f"{float(label):.6f}" if np.isfinite(label) else ""]
-            for sample_id, name, pred, label in rows
-        )
+    rows = []
+    for name in names:
+        part = dataset[name]
+        scores = predictor.predict_split(part)
+        rows += [
+            [sample_id, name, *scores.row(i), f"{float(label):.6f}" if np.isfinite(label) else ""]
+            for i, (sample_id, label) in enumerate(zip(part.ids, part.labels))
+        ]
+    write_csv(out, ["id", "split", *COLUMNS, "label"], rows)
     return len(rows)
