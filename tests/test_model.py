@@ -348,6 +348,10 @@ def test_save_and_load_round_trip(tiny_text_model_dir, tiny_tokenizer, make_batc
     model.save_pretrained(tmp_path / "saved", tokenizer=tiny_tokenizer)
     for name in ("hscl_config.json", "text_config/config.json", "model.safetensors", "tokenizer"):
         assert (tmp_path / "saved" / name).exists(), name
+    modes = {
+        oct((tmp_path / "saved" / name).stat().st_mode & 0o777) for name in ("hscl_config.json", "model.safetensors")
+    }
+    assert len(modes) == 1, modes  # the weights as readable as every other file (safetensors alone: owner only)
 
     loaded = HSCL.from_pretrained(tmp_path / "saved")
     assert not loaded.training

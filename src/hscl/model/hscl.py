@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +154,8 @@ class HSCL(nn.Module):
         write_text(directory / MODEL_CONFIG_FILE, json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.text_encoder.config.save_pretrained(directory / TEXT_CONFIG_DIR)
         save_model(self, str(directory / WEIGHTS_FILE))
+        # safetensors writes its file readable by its owner only; give it the permissions of every other file
+        os.chmod(directory / WEIGHTS_FILE, stat.S_IMODE((directory / MODEL_CONFIG_FILE).stat().st_mode))
         if tokenizer is not None:
             tokenizer.save_pretrained(directory / TOKENIZER_DIR)
 
