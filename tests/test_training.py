@@ -122,9 +122,9 @@ def test_predictor_on_raw_inputs_matches_split_predictions(trained):
 
 
 def test_predict_without_out_prints_the_csv_with_clipped_scores_and_raw_outputs(trained, capsys):
-    rows = predict_run(trained.run_dir, data=None, out_csv=None, device="cpu")
+    assert main(["predict", str(trained.run_dir), "--device", "cpu"]) == 0  # the run's own test split, no --out
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert rows == len(table) == SIZES["n_test"]
+    assert len(table) == SIZES["n_test"] and {row["split"] for row in table} == {"test"}
     assert list(table[0]) == ["id", "split", "score", "class7", "polarity", "raw", "label"]
     for row in table:
         raw, score = float(row["raw"]), float(row["score"])

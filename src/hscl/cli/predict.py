@@ -18,13 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="write predictions of a run for a dataset or media files",
         description="Write the predictions of a run's selected model as CSV, to --out or to standard output: "
-        "for a dataset (--data: id, split, score, class7, polarity, raw, label) or for video/audio files "
-        "(--media: id, file, score, class7, polarity, raw), which are extracted with exactly the settings "
-        f"of the run's training data. {COLUMNS_HELP}.",
+        "for a dataset (--data, or the run's own: id, split, score, class7, polarity, raw, label) or for "
+        "video/audio files (--media: id, file, score, class7, polarity, raw), which are extracted with "
+        f"exactly the settings of the run's training data. {COLUMNS_HELP}.",
     )
     parser.add_argument("run_dir", help="a run directory written by `hscl train`")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="dataset file or folder")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", help="dataset file or folder (default: the run's own dataset)")
     source.add_argument(
         "--media", nargs="+", help="media files or folders (the run must be trained on `hscl extract` output)"
     )
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         for flag, value in (("--text", args.text), ("--transcripts", args.transcripts), ("--segments", args.segments))
         if value
     ]
-    if args.data is not None and media_only:
-        raise ConfigError(f"{', '.join(media_only)} go(es) with --media, not --data")
+    if args.media is None and media_only:
+        raise ConfigError(f"{', '.join(media_only)} go(es) with --media, not with --data or the run's own dataset")
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} must be at least 1")
     start_logging()
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         from hscl.extract.records import check_same_extraction
         from hscl.training.inference import predict_run
 
-        check_same_extraction(args.run_dir, args.data)
+        if args.data is not None:
+            check_same_extraction(args.run_dir, args.data)
         rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
     if args.out is not None:
         print(f"wrote {rows} predictions to {args.out}")
