@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     form.add_argument("--onnx", action="store_true", help="export as ONNX (the one form so far)")
     parser.add_argument(
         "--out",
-        help="file to write (a new file, or one to replace; never one of the run's records or model files); "
-        "default: RUN/model/model.onnx, where --engine onnx looks",
+        help="file to write (a new file, or one to replace; never one of the run's records or model files) "
+        "(default: RUN/model/model.onnx, where --engine onnx looks)",
     )
     parser.set_defaults(func=run)
 
