@@ -32,6 +32,8 @@ FORMAT = "hscl-onnx/1"
 EXTRA = "the onnx extra is not installed (pip install 'hscl[onnx]', or bash scripts/setup.sh)"
 TOLERANCE = 1e-4  # largest difference from torch's prediction an export may show on its check batch
 OUTPUT = "prediction"
+# onnxruntime's exceptions for a file it cannot load (its `NotImplemented` would shadow the builtin if imported)
+LOAD_ERRORS = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NotImplemented")
 # keys of the ONNX metadata (`metadata_props`) an export writes
 META_FORMAT = "hscl.format"
 META_WEIGHTS = "hscl.weights_sha256"
@@ -208,25 +210,26 @@ class OnnxModel:
         (default: torch's). An `HSCLError` in one line if the extra is missing, the file is absent or not an
         export of hscl, or it was exported from other weights."""
         require_extra()
-        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidProtobuf
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
         path, model_dir = Path(path), Path(model_dir)
         problem = file_problem(path, "ONNX file")
         if problem is not None:
             raise HSCLError(f"{path}: {problem}")
+        load_errors = (*(getattr(ort_errors, name) for name in LOAD_ERRORS), RuntimeError)
         try:
             session = _session(str(path), threads or torch.get_num_threads())
-        except (Fail, InvalidProtobuf, RuntimeError) as err:
+        except load_errors as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise HSCLError(f"{path}: not a readable ONNX model (truncated or corrupt?): {first}") from None
         meta = session.get_modelmeta().custom_metadata_map
         if meta.get(META_FORMAT) != FORMAT:
             raise HSCLError(f"{path}: not an ONNX export of an HSCL model ({META_FORMAT} is {meta.get(META_FORMAT)!r})")
-        config = read_model_config(model_dir)
-        if meta.get(META_WEIGHTS) != weights_sha256(model_dir):
+        config, weights = read_model_config(model_dir), weights_sha256(model_dir)
+        if meta.get(META_WEIGHTS) != weights:
             raise HSCLError(
                 f"{path}: exported from another model (weights sha256 {meta.get(META_WEIGHTS, '?')[:12]}...), not "
-                f"from {model_dir} ({weights_sha256(model_dir)[:12]}...); export this model again"
+                f"from {model_dir} ({weights[:12]}...); export this model again"
             )
         found = [node.name for node in session.get_inputs()]
         if found != input_names(config):
