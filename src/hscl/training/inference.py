@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,8 @@ def _run_onnx_model(run_dir: str | Path, model_dir: Path) -> OnnxModel:
     require_extra()
     path = onnx_path(run_dir)
     if not path.exists():
-        raise HSCLError(f"{path}: no ONNX export of this run's model; run `hscl export {run_dir} --onnx` first")
+        command = f"hscl export {shlex.quote(str(run_dir))} --onnx"
+        raise HSCLError(f"{path}: no ONNX export of this run's model; run `{command}` first")
     return OnnxModel.load(path, model_dir)
 
 
