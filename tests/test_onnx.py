@@ -126,6 +126,17 @@ def test_text_audio_export_predicts_as_torch(ta_run, n, batch_size, seed):
     assert_same_predictions(model, engine, load_tokenizer(model_dir), n, batch_size, seed)
 
 
+def test_text_only_export_predicts_as_torch(tiny_text_model_dir, tiny_tokenizer, tmp_path, one_thread):
+    torch.manual_seed(1)
+    model = HSCL(tiny_model_config(tiny_text_model_dir, "text")).eval()
+    model.save_pretrained(tmp_path / "model", tiny_tokenizer)
+    export_onnx(tmp_path / "model", tmp_path / "text.onnx")
+    engine = OnnxModel.load(tmp_path / "text.onnx", tmp_path / "model", threads=1)
+    assert [node.name for node in engine.session.get_inputs()] == ["input_ids", "attention_mask"]
+    for n, batch_size, seed in CASES[1:4]:
+        assert_same_predictions(model, engine, tiny_tokenizer, n, batch_size, seed)
+
+
 def test_predictor_engines_agree(ta_run):
     torch_predictor = Predictor.from_run(ta_run, "cpu")
     onnx_predictor = Predictor.from_run(ta_run, "cpu", engine="onnx")
@@ -224,3 +235,10 @@ def test_export_outputs_never_replace_inputs(ta_run, tmp_path, capsys):
         assert str(ta_run / out) in line
     assert {path: path.read_bytes() for path in ta_run.rglob("*") if path.is_file()} == before
     assert str(tmp_path / "nothing") in refusal(capsys, ["export", str(tmp_path / "nothing"), "--onnx"])
+
+
+def test_export_of_a_run_without_a_model_is_refused(ta_run, tmp_path, capsys):
+    run = copy_run(ta_run, tmp_path / "run")
+    shutil.rmtree(run / "model")
+    line = refusal(capsys, ["export", str(run), "--onnx"])
+    assert f"{run / 'model'}: missing" in line and not (run / "model").exists()

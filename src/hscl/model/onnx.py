@@ -147,13 +147,17 @@ def export_onnx(model_dir: str | Path, out: str | Path) -> None:
         setattr(example, f"{modality}_mask", torch.ones(2, length, dtype=torch.bool))
         shapes[modality] = shapes[f"{modality}_mask"] = {0: batch, 1: axis}
     names = input_names(config)
+    # as the exporter sees `PredictionGraph.forward`'s arguments: the text's two, then a tuple of the others if any
+    dynamic_shapes: tuple = (shapes[names[0]], shapes[names[1]])
+    if len(names) > 2:
+        dynamic_shapes += (tuple(shapes[name] for name in names[2:]),)
     with _quiet_export(), torch.inference_mode(False), torch.no_grad():
         program = torch.onnx.export(
             graph,
             tuple(getattr(example, name) for name in names),
             input_names=names,
             output_names=[OUTPUT],
-            dynamic_shapes=(shapes[names[0]], shapes[names[1]], tuple(shapes[name] for name in names[2:])),
+            dynamic_shapes=dynamic_shapes,
             dynamo=True,
             verbose=False,
         )
