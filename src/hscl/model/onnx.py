@@ -83,13 +83,13 @@ def require_extra() -> None:
         raise HSCLError(f"{EXTRA}: {err}") from None
 
 
-def check_batch(config: HSCLConfig, seed: int = 0) -> Batch:
+def _check_batch(config: HSCLConfig, vocab_size: int) -> Batch:
     """A small random batch for `config`: 3 samples of different text and frame lengths, one of them 1 long."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(0)
     size, text = 3, torch.tensor([4, 2, 6])
     width = int(text.max())
     batch = Batch(
-        input_ids=torch.randint(0, 100, (size, width), generator=generator),
+        input_ids=torch.randint(0, vocab_size, (size, width), generator=generator),
         attention_mask=torch.arange(width) < text.unsqueeze(1),
         labels=torch.zeros(size),
     )
@@ -180,7 +180,7 @@ def export_onnx(model_dir: str | Path, out: str | Path) -> None:
 
 def _check_export(graph: PredictionGraph, data: bytes, config: HSCLConfig) -> None:
     """An `HSCLError` unless onnxruntime's prediction of `data` on a check batch equals torch's within TOLERANCE."""
-    batch = check_batch(config)
+    batch = _check_batch(config, int(graph.model.text_encoder.config.vocab_size))
     with torch.no_grad():
         expected = graph(*(getattr(batch, name) for name in input_names(config))).numpy()
     found = _session(data, threads=1).run([OUTPUT], batch_inputs(batch, config))[0]
