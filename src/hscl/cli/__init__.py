@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "evaluate",
     "predict",
+    "export",
     "report",
     "benchmark",
     "tune",

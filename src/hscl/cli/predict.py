@@ -50,6 +50,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "standard output",
     )
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument(
+        "--engine",
+        default="torch",
+        choices=["torch", "onnx"],
+        help="what runs the model: torch, or onnxruntime on the CPU (onnx: the run's export, written by "
+        "`hscl export RUN --onnx`)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -79,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             segments=args.segments,
             jobs=args.jobs,
             device=args.device,
+            engine=args.engine,
         )
     else:
         from hscl.extract.records import check_same_extraction
@@ -86,7 +94,15 @@ def run(args: argparse.Namespace) -> int:
 
         if args.data is not None:
             check_same_extraction(args.run_dir, args.data)
-        rows = predict_run(args.run_dir, args.data, args.out, format=args.format, split=args.split, device=args.device)
+        rows = predict_run(
+            args.run_dir,
+            args.data,
+            args.out,
+            format=args.format,
+            split=args.split,
+            device=args.device,
+            engine=args.engine,
+        )
     if args.out is not None:
         print(f"wrote {rows} predictions to {args.out}")
     return 0

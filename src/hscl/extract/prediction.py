@@ -27,9 +27,11 @@ def predict_media(
     jobs: int = 1,
     device: str = "auto",
     progress: bool = True,
+    engine: str = "torch",
 ) -> int:
     """Extract `media` as the run's training data was extracted, predict, and write `id, file, score, class7,
-    polarity, raw` rows to `out_csv` (None: standard output); returns the row count."""
+    polarity, raw` rows to `out_csv` (None: standard output); returns the row count. `engine`: torch or onnx
+    (`Predictor.from_run`)."""
     from hscl.extract.runner import run_extraction
     from hscl.training.inference import Predictor
     from hscl.training.run_records import RunDir
@@ -50,7 +52,7 @@ def predict_media(
     plan = plan_utterances(
         files, Path(segments) if segments else None, transcript_files, texts, how_to_supply=TEXT_HELP
     )
-    predictor = Predictor.from_run(run_dir, device)
+    predictor = Predictor.from_run(run_dir, device, engine)
     with tempfile.TemporaryDirectory(prefix="hscl-media-") as scratch:
         result = run_extraction(plan, record.settings, Path(scratch), jobs=jobs, progress=progress)
     for problem in result.problems:

@@ -167,15 +167,7 @@ class HSCL(nn.Module):
         file if one is missing or unreadable.
         """
         directory = Path(directory)
-        for required in (MODEL_CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
-            if not (directory / required).exists():
-                raise ConfigError(f"{directory}: not a saved HSCL model (missing {required})")
-        config_file = directory / MODEL_CONFIG_FILE
-        try:
-            values = json.loads(config_file.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{config_file}: not valid JSON ({err})") from None
-        config = HSCLConfig.from_values(values, str(config_file))
+        config = read_model_config(directory)
         text_config = AutoConfig.from_pretrained(str(directory / TEXT_CONFIG_DIR))
         model = cls(config, text_config)
         try:
@@ -186,6 +178,21 @@ class HSCL(nn.Module):
                 f"(truncated or corrupt?): {str(err).splitlines()[0]}"
             ) from err
         return model.eval()
+
+
+def read_model_config(directory: str | Path) -> HSCLConfig:
+    """The `HSCLConfig` of a model written by `HSCL.save_pretrained` (its weights not read); a `ConfigError`
+    naming the folder or file if a part of the saved model is missing or the config is invalid."""
+    directory = Path(directory)
+    for required in (MODEL_CONFIG_FILE, TEXT_CONFIG_DIR, WEIGHTS_FILE):
+        if not (directory / required).exists():
+            raise ConfigError(f"{directory}: not a saved HSCL model (missing {required})")
+    config_file = directory / MODEL_CONFIG_FILE
+    try:
+        values = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{config_file}: not valid JSON ({err})") from None
+    return HSCLConfig.from_values(values, str(config_file))
 
 
 def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerBase | None:

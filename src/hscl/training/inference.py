@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,33 +12,44 @@ import torch
 from hscl.data.batching import encode_split
 from hscl.data.loading import data_inputs, load_data, load_for_prediction
 from hscl.data.types import MSADataset, Sequences, SplitData
-from hscl.errors import DataError, HSCLError
+from hscl.errors import ConfigError, DataError, HSCLError
 from hscl.files import check_output_file, write_csv
 from hscl.model.hscl import HSCL, load_tokenizer
+from hscl.model.onnx import OnnxModel, require_extra
 from hscl.scores import COLUMNS, Scores
 from hscl.training.evaluation import evaluate_split, predict_split
+from hscl.training.export import onnx_path
 from hscl.training.run_records import RunDir
 from hscl.training.runtime import select_device
+
+ENGINES: tuple[str, ...] = ("torch", "onnx")  # what predicts: torch eager, or onnxruntime on the run's ONNX export
 
 
 @dataclass
 class Predictor:
     """A trained model with its tokenizer and the settings it was trained with."""
 
-    model: HSCL
+    model: HSCL | OnnxModel  # the torch model, or its ONNX export in onnxruntime (engine "onnx"); both have `.config`
     tokenizer: object
     max_text_len: int
     batch_size: int
     device: torch.device
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "auto") -> Predictor:
-        """Load the selected model of a run directory; an `HSCLError` if the run has none (yet)."""
+    def from_run(cls, run_dir: str | Path, device: str = "auto", engine: str = "torch") -> Predictor:
+        """Load the selected model of a run directory; an `HSCLError` if the run has none (yet). `engine` "onnx"
+        predicts with onnxruntime on the CPU, from the run's export (`hscl export RUN --onnx`)."""
         run = RunDir(run_dir)
         config = run.read_config()
-        target = select_device(device)
+        if engine not in ENGINES:
+            raise ConfigError(f"engine {engine!r} is not allowed: use {' or '.join(ENGINES)}")
         model_dir = run.require_model()
-        model = HSCL.from_pretrained(model_dir).to(target).eval()
+        if engine == "torch":
+            target = select_device(device)
+            model: HSCL | OnnxModel = HSCL.from_pretrained(model_dir).to(target).eval()
+        else:
+            target = _onnx_device(device)
+            model = _run_onnx_model(run_dir, model_dir)
         return cls(model, load_tokenizer(model_dir), config.data.max_text_len, config.train.eval_batch_size, target)
 
     def check_features(self, dataset: MSADataset) -> None:
@@ -54,6 +66,8 @@ class Predictor:
     def predict_split(self, split: SplitData) -> Scores:
         """The scores of every sample of `split`, in order: clipped to [-3, 3], with classes and raw outputs."""
         encoded = encode_split(split, self.tokenizer, self.max_text_len)
+        if isinstance(self.model, OnnxModel):
+            return Scores.from_raw(self.model.predict_split(encoded, self.batch_size))
         return Scores.from_raw(predict_split(self.model, encoded, self.batch_size, self.device))
 
     def predict(
@@ -69,6 +83,23 @@ class Predictor:
             visual=_pad(visual),
         )
         return self.predict_split(split)
+
+
+def _onnx_device(device: str) -> torch.device:
+    """The CPU, where the onnx engine runs; a `ConfigError` for any other device asked for."""
+    if device not in ("auto", "cpu"):
+        raise ConfigError(f"device {device!r}: the onnx engine runs on the CPU (auto or cpu); use --engine torch")
+    return torch.device("cpu")
+
+
+def _run_onnx_model(run_dir: str | Path, model_dir: Path) -> OnnxModel:
+    """The run's ONNX export in onnxruntime; an `HSCLError` saying how to make it if there is none."""
+    require_extra()
+    path = onnx_path(run_dir)
+    if not path.exists():
+        command = f"hscl export {shlex.quote(str(run_dir))} --onnx"
+        raise HSCLError(f"{path}: no ONNX export of this run's model; run `{command}` first")
+    return OnnxModel.load(path, model_dir)
 
 
 def _pad(sequences: list[np.ndarray] | None) -> Sequences | None:
@@ -110,6 +141,7 @@ def predict_run(
     format: str | None = None,
     split: str = "test",
     device: str = "auto",
+    engine: str = "torch",
 ) -> int:
     """Write `id, split, score, class7, polarity, raw, label` rows (`hscl.scores.COLUMNS`) of dataset `data`
     (None: the run's own) for `split` (or every non-empty split with 'all') to `out_csv` (None: standard
@@ -117,14 +149,14 @@ def predict_run(
 
     Everything is checked (the output location, the run, the data and its feature sizes) before the CSV
     is written, atomically. (`hscl predict --data` first checks that data from `hscl extract` was extracted
-    like the run's: `hscl.extract.records.check_same_extraction`.)
+    like the run's: `hscl.extract.records.check_same_extraction`.) `engine`: as `Predictor.from_run`.
     """
     run = RunDir(run_dir)
     run.require_folder()
     own = run.read_config().data
     reads = data_inputs(data) if data is not None else data_inputs(own.path, own.options)
     out = None if out_csv is None else check_output_file(out_csv, [*run.records(), *reads])
-    predictor = Predictor.from_run(run_dir, device)
+    predictor = Predictor.from_run(run_dir, device, engine)
     dataset = run_dataset(run_dir, data, format)
     predictor.check_features(dataset)
     names = [name for name, part in dataset.splits.items() if len(part)] if split == "all" else [split]
