@@ -28,7 +28,7 @@ from hscl.files import file_problem, open_atomic
 from hscl.model.hscl import HSCL, WEIGHTS_FILE, read_model_config
 
 ONNX_FILE = "model.onnx"  # where `hscl export --onnx` writes by default: beside the weights, in the model folder
-FORMAT = "hscl-onnx/1"
+ONNX_FORMAT = "hscl-onnx/1"
 EXTRA = "the onnx extra is not installed (pip install 'hscl[onnx]', or bash scripts/setup.sh)"
 TOLERANCE = 1e-4  # largest difference from torch's prediction an export may show on its check batch
 OUTPUT = "prediction"
@@ -165,7 +165,7 @@ def export_onnx(model_dir: str | Path, out: str | Path) -> None:
     onnx.helper.set_model_props(
         proto,
         {
-            META_FORMAT: FORMAT,
+            META_FORMAT: ONNX_FORMAT,
             META_WEIGHTS: weights_sha256(model_dir),
             META_CONFIG: json.dumps(config.to_dict(), sort_keys=True),
             META_SOURCE: str(model_dir),
@@ -227,7 +227,7 @@ class OnnxModel:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise HSCLError(f"{path}: not a readable ONNX model (truncated or corrupt?): {first}") from None
         meta = session.get_modelmeta().custom_metadata_map
-        if meta.get(META_FORMAT) != FORMAT:
+        if meta.get(META_FORMAT) != ONNX_FORMAT:
             raise HSCLError(f"{path}: not an ONNX export of an HSCL model ({META_FORMAT} is {meta.get(META_FORMAT)!r})")
         config, weights = read_model_config(model_dir), weights_sha256(model_dir)
         if meta.get(META_WEIGHTS) != weights:
