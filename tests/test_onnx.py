@@ -15,7 +15,7 @@ import torch
 
 from conftest import WORDS
 from hscl.cli import main
-from hscl.config import DataConfig, HSCLConfig, LossConfig, RunConfig, SequenceEncoderConfig, TrainConfig
+from hscl.config import DataConfig, LossConfig, RunConfig, TrainConfig
 from hscl.data.batching import encode_split
 from hscl.data.convert import write_converted
 from hscl.data.loading import load_dataset
@@ -26,32 +26,19 @@ from hscl.model.onnx import ONNX_FILE, OnnxModel, export_onnx
 from hscl.training.evaluation import predict_split
 from hscl.training.inference import Predictor
 from hscl.training.trainer import train
+from test_model import AUDIO_DIM, VISUAL_DIM, tiny_config  # the same tiny model as the model tests
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
 
-AUDIO_DIM, VISUAL_DIM = 5, 20
 TOLERANCE = 1e-4
 SYNTHETIC = {"n_train": 24, "n_valid": 8, "n_test": 12, "seed": 3, "max_audio_len": 9, "max_visual_len": 7}
-
-
-def tiny_model_config(text_model: Path, modalities: str) -> HSCLConfig:
-    return HSCLConfig(
-        text_model=str(text_model),
-        modalities=modalities,
-        audio_dim=AUDIO_DIM,
-        visual_dim=VISUAL_DIM,
-        audio_encoder=SequenceEncoderConfig(n_heads=1, ff_dim=16, n_layers=2),
-        visual_encoder=SequenceEncoderConfig(d_model=16, n_heads=4, ff_dim=16, n_layers=2),
-        fusion_heads=4,
-        d_prjh=8,
-    )
 
 
 @pytest.fixture(scope="module")
 def tav(tiny_text_model_dir, tiny_tokenizer, tmp_path_factory, one_thread) -> tuple[HSCL, Path, Path]:
     """A random text+audio+visual model saved with its tokenizer, and its export: (model, model folder, file)."""
     torch.manual_seed(0)
-    model = HSCL(tiny_model_config(tiny_text_model_dir, "audio+visual")).eval()
+    model = HSCL(tiny_config(tiny_text_model_dir, "audio+visual")).eval()
     model_dir = tmp_path_factory.mktemp("tav") / "model"
     model.save_pretrained(model_dir, tiny_tokenizer)
     export_onnx(model_dir, model_dir / ONNX_FILE)
@@ -64,7 +51,7 @@ def ta_run(tiny_text_model_dir, tmp_path_factory, one_thread) -> Path:
     config = RunConfig(
         name="onnx",
         data=DataConfig(format="synthetic", options=dict(SYNTHETIC), max_text_len=24),
-        model=tiny_model_config(tiny_text_model_dir, "audio").replace(audio_dim=None, visual_dim=None),
+        model=tiny_config(tiny_text_model_dir, "audio").replace(audio_dim=None, visual_dim=None),
         loss=LossConfig(),
         train=TrainConfig(epochs=1, batch_size=8, eval_batch_size=5, progress_bar=False, device="cpu", seed=5),
     )
@@ -128,7 +115,7 @@ def test_text_audio_export_predicts_as_torch(ta_run, n, batch_size, seed):
 
 def test_text_only_export_predicts_as_torch(tiny_text_model_dir, tiny_tokenizer, tmp_path, one_thread):
     torch.manual_seed(1)
-    model = HSCL(tiny_model_config(tiny_text_model_dir, "text")).eval()
+    model = HSCL(tiny_config(tiny_text_model_dir, "text")).eval()
     model.save_pretrained(tmp_path / "model", tiny_tokenizer)
     export_onnx(tmp_path / "model", tmp_path / "text.onnx")
     engine = OnnxModel.load(tmp_path / "text.onnx", tmp_path / "model", threads=1)
